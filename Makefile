@@ -1,0 +1,32 @@
+# The two commands a newcomer needs, plus a few for day-to-day work.
+# `make run`: bring up the stack, migrate, and run every role with the GraphQL endpoint.
+# `make test`: bring up the stack if needed and run the whole test suite with the lint gates.
+
+CARGO ?= cargo
+GAVEL := target/debug/gavel
+
+.PHONY: run test stack-up stack-down stack-status lint
+
+run: stack-up
+	$(CARGO) build -p gavel
+	$(GAVEL) migrate
+	$(GAVEL) all
+
+test: stack-up
+	$(CARGO) fmt --all -- --check
+	$(CARGO) build -p gavel
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+stack-up:
+	infra/stack.sh up
+
+stack-down:
+	infra/stack.sh down
+
+stack-status:
+	infra/stack.sh status

@@ -1,0 +1,56 @@
+//! Gavel's HTTP surface.
+//!
+//! One axum router serves the GraphQL API (`/graphql`, with the GraphiQL page on GET), liveness
+//! (`/healthz`) and readiness (`/readyz`, every backing service checked). The API is stateless:
+//! scale it by running more copies.
+
+mod graphql;
+mod health;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use gavel_bus::ReadinessProbe;
+use gavel_projections::ReadStore;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use graphql::{build_schema, GavelSchema};
+
+/// What the handlers share: handles on the three backing services.
+#[derive(Clone)]
+pub struct AppState {
+    /// The event store.
+    pub postgres: PgPool,
+    /// A probe on the Kafka cluster.
+    pub kafka: Arc<ReadinessProbe>,
+    /// The read models.
+    pub read_store: ReadStore,
+}
+
+/// Builds the router with every route.
+pub fn router(state: AppState) -> Router {
+    let schema = build_schema();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route(
+            "/graphql",
+            get(graphql::graphiql).post_service(async_graphql_axum::GraphQL::new(schema)),
+        )
+        .with_state(state)
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
