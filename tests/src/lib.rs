@@ -40,7 +40,9 @@ pub async fn isolated_settings(base: &Settings) -> Settings {
     settings.mongodb_database = unique_name("read");
     settings.kafka_topic_prefix = format!("{}.", unique_name("topics"));
     let pool = gavel_store::connect_lazy(&settings.postgres_url).expect("pool");
-    gavel_store::migrate(&pool).await.expect("event store migration");
+    gavel_store::migrate(&pool)
+        .await
+        .expect("event store migration");
     settings
 }
 

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use cqrs_es::persist::PersistedEventRepository;
 use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::PersistedEventRepository;
 use cqrs_es::{Aggregate, AggregateError, DomainEvent};
 use gavel_tests::{isolated_settings, postgres_pool, stack_settings};
 use postgres_es::{postgres_cqrs, PostgresEventRepository};
@@ -86,7 +86,10 @@ async fn appended_events_read_back_in_order_with_metadata() {
             .unwrap();
     }
     let rejected = cqrs.execute("tally-1", Add(0)).await;
-    assert!(matches!(rejected, Err(AggregateError::UserError(ZeroAmount))));
+    assert!(matches!(
+        rejected,
+        Err(AggregateError::UserError(ZeroAmount))
+    ));
 
     let events = PostgresEventRepository::new(pool.clone())
         .get_events::<Tally>("tally-1")
@@ -130,7 +133,13 @@ async fn every_event_is_copied_to_the_outbox_in_the_same_transaction() {
     .unwrap();
     let outbox: Vec<(String, i64, String)> = rows
         .iter()
-        .map(|r| (r.get("aggregate_id"), r.get("sequence"), r.get("event_type")))
+        .map(|r| {
+            (
+                r.get("aggregate_id"),
+                r.get("sequence"),
+                r.get("event_type"),
+            )
+        })
         .collect();
     assert_eq!(
         outbox,

@@ -33,13 +33,12 @@ async fn keyed_messages_keep_their_partition_and_order() {
             let payload = sequence.to_string();
             let delivery = producer
                 .send(
-                    FutureRecord::to(&topic)
-                        .key(key)
-                        .payload(&payload)
-                        .headers(OwnedHeaders::new().insert(Header {
+                    FutureRecord::to(&topic).key(key).payload(&payload).headers(
+                        OwnedHeaders::new().insert(Header {
                             key: "sequence",
                             value: Some(&payload),
-                        })),
+                        }),
+                    ),
                     Duration::from_secs(10),
                 )
                 .await

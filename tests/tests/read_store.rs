@@ -47,7 +47,10 @@ async fn migrate_creates_collections_and_indexes_and_is_repeatable() {
         .await
         .unwrap();
     for index in ["status_created", "status_price", "seller"] {
-        assert!(indexes.iter().any(|i| i == index), "{index} missing: {indexes:?}");
+        assert!(
+            indexes.iter().any(|i| i == index),
+            "{index} missing: {indexes:?}"
+        );
     }
 }
 
@@ -71,7 +74,11 @@ async fn documents_are_inserted_filtered_and_sorted() {
 
     let found: Vec<Document> = listings
         .find(doc! { "status": "active", "brand": "Rolex" })
-        .with_options(FindOptions::builder().sort(doc! { "price_minor": 1 }).build())
+        .with_options(
+            FindOptions::builder()
+                .sort(doc! { "price_minor": 1 })
+                .build(),
+        )
         .await
         .unwrap()
         .try_collect()
@@ -91,7 +98,11 @@ async fn documents_are_inserted_filtered_and_sorted() {
             .await
             .unwrap();
     }
-    let l2 = listings.find_one(doc! { "_id": "l2" }).await.unwrap().unwrap();
+    let l2 = listings
+        .find_one(doc! { "_id": "l2" })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(l2.get_i64("price_minor").unwrap(), 400_000);
     assert_eq!(listings.count_documents(doc! {}).await.unwrap(), 4);
 }

@@ -28,7 +28,11 @@ async fn readyz_names_a_stopped_component_and_recovers_when_it_returns() {
 
     // FerretDB goes before PostgreSQL, its backend, so each outage has exactly one cause.
     for component in ["ferretdb", "kafka", "postgres"] {
-        let name = if component == "ferretdb" { "mongodb" } else { component };
+        let name = if component == "ferretdb" {
+            "mongodb"
+        } else {
+            component
+        };
         let stop = {
             let stack = &stack;
             move || stack.stop(component)
@@ -39,7 +43,10 @@ async fn readyz_names_a_stopped_component_and_recovers_when_it_returns() {
         assert_eq!(body["status"], "unavailable");
         assert_eq!(body["components"][name]["status"], "down", "{body}");
         assert!(body["components"][name]["error"].is_string(), "{body}");
-        for other in ["postgres", "kafka", "mongodb"].iter().filter(|c| **c != name) {
+        for other in ["postgres", "kafka", "mongodb"]
+            .iter()
+            .filter(|c| **c != name)
+        {
             assert_eq!(body["components"][other]["status"], "up", "{body}");
         }
 

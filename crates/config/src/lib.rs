@@ -106,9 +106,13 @@ mod tests {
                 "#,
             )?;
             jail.set_env("GAVEL_MONGODB_DATABASE", "from_env");
-            let settings = Settings::load(Some(Path::new("gavel.toml"))).map_err(|e| e.to_string())?;
+            let settings =
+                Settings::load(Some(Path::new("gavel.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(settings.mongodb_database, "from_env");
-            assert_eq!(settings.api_listen, SocketAddr::from(([127, 0, 0, 1], 9000)));
+            assert_eq!(
+                settings.api_listen,
+                SocketAddr::from(([127, 0, 0, 1], 9000))
+            );
             Ok(())
         });
     }
@@ -119,7 +123,9 @@ mod tests {
             jail.set_env("GAVEL_API_LISTEN", "not an address");
             let err = Settings::load(None).unwrap_err().to_string();
             assert!(err.to_lowercase().contains("api_listen"), "{err}");
-            let err = Settings::load(Some(Path::new("missing.toml"))).unwrap_err().to_string();
+            let err = Settings::load(Some(Path::new("missing.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("missing.toml"), "{err}");
             Ok(())
         });

@@ -43,7 +43,10 @@ pub async fn api(settings: &Settings) -> anyhow::Result<()> {
 
 /// A role that has nothing to do in this version says so and returns.
 pub fn idle(role: &str) -> anyhow::Result<()> {
-    tracing::info!(role, "nothing to do yet: no aggregate publishes events in this version");
+    tracing::info!(
+        role,
+        "nothing to do yet: no aggregate publishes events in this version"
+    );
     Ok(())
 }
 
