@@ -29,7 +29,13 @@ pub struct Settings {
     pub api_listen: SocketAddr,
     /// Log line format.
     pub log_format: LogFormat,
+    /// HS256 secret that signs and checks bearer tokens. The default is for local development
+    /// only; every real deployment sets its own.
+    pub jwt_secret: String,
 }
+
+/// The token secret used when none is configured; fine on a laptop, never in production.
+pub const DEVELOPMENT_JWT_SECRET: &str = "gavel-local-development-secret";
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +57,7 @@ impl Default for Settings {
             mongodb_database: "gavel".into(),
             api_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             log_format: LogFormat::Pretty,
+            jwt_secret: DEVELOPMENT_JWT_SECRET.into(),
         }
     }
 }
@@ -81,6 +88,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's Jail closures must return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
