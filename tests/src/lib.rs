@@ -6,6 +6,7 @@
 //! service start a private stack of their own ([`PrivateStack`]).
 
 mod private_stack;
+pub mod tally;
 mod wait;
 
 use std::net::SocketAddr;

@@ -3,65 +3,12 @@
 
 use std::collections::HashMap;
 
-use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::PersistedEventRepository;
-use cqrs_es::{Aggregate, AggregateError, DomainEvent};
+use cqrs_es::{Aggregate, AggregateError};
+use gavel_tests::tally::{Add, Tally, ZeroAmount};
 use gavel_tests::{isolated_settings, postgres_pool, stack_settings};
 use postgres_es::{postgres_cqrs, PostgresEventRepository};
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
-
-/// A stand-in aggregate: a tally that only counts up.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Tally {
-    total: u64,
-}
-
-#[derive(Debug)]
-struct Add(u64);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum TallyEvent {
-    Added { amount: u64 },
-}
-
-impl DomainEvent for TallyEvent {
-    fn event_type(&self) -> String {
-        "Added".into()
-    }
-    fn event_version(&self) -> String {
-        "1.0".into()
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("amount must be positive")]
-struct ZeroAmount;
-
-impl Aggregate for Tally {
-    const TYPE: &'static str = "Tally";
-    type Command = Add;
-    type Event = TallyEvent;
-    type Error = ZeroAmount;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        Add(amount): Add,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), ZeroAmount> {
-        if amount == 0 {
-            return Err(ZeroAmount);
-        }
-        sink.write(TallyEvent::Added { amount }, self).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, TallyEvent::Added { amount }: TallyEvent) {
-        self.total += amount;
-    }
-}
 
 #[tokio::test]
 async fn the_store_is_postgresql() {
