@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{
-    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore,
-};
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
@@ -158,7 +156,13 @@ where
                     // Another process appended first: keep what we know and read its events.
                     *cached = Some(current);
                     let delay = delays.next().unwrap_or(self.retry.max_delay);
-                    tracing::debug!(aggregate = A::TYPE, id, attempt, ?delay, "conflict, retrying");
+                    tracing::debug!(
+                        aggregate = A::TYPE,
+                        id,
+                        attempt,
+                        ?delay,
+                        "conflict, retrying"
+                    );
                     tokio::time::sleep(delay).await;
                 }
                 Err(e) => return Err(CommandError::Store(e.to_string())),

@@ -39,7 +39,10 @@ impl CommandContext {
                 "recorded_at".to_string(),
                 self.at.to_rfc3339_opts(SecondsFormat::Micros, true),
             ),
-            ("correlation_id".to_string(), self.correlation_id.to_string()),
+            (
+                "correlation_id".to_string(),
+                self.correlation_id.to_string(),
+            ),
         ]);
         if let Some(user_id) = self.user_id {
             metadata.insert("user_id".into(), user_id.to_string());
