@@ -136,17 +136,31 @@ impl Drop for TestApp {
 }
 
 /// Path of the `gavel` binary, built on first use, for tests that run it as a real process.
+///
+/// The build runs without the `CARGO_*` variables `cargo test` gives a test process, so it shares
+/// its artifacts with a plain `cargo build -p gavel` instead of rebuilding dependencies.
 pub fn gavel_binary() -> std::path::PathBuf {
     static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     BINARY
         .get_or_init(|| {
-            escargot::CargoBuild::new()
-                .package("gavel")
-                .bin("gavel")
-                .run()
-                .expect("building the gavel binary")
-                .path()
-                .to_path_buf()
+            let test_exe = std::env::current_exe().expect("test executable path");
+            let profile_dir = test_exe
+                .parent()
+                .and_then(|deps| deps.parent())
+                .expect("target/<profile>/deps/<test>");
+            let mut build = std::process::Command::new(env!("CARGO"));
+            build
+                .args(["build", "--quiet", "-p", "gavel", "--bin", "gavel"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy();
+                if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+                    build.env_remove(key.as_ref());
+                }
+            }
+            let status = build.status().expect("running cargo build -p gavel");
+            assert!(status.success(), "cargo build -p gavel failed");
+            profile_dir.join("gavel")
         })
         .clone()
 }
