@@ -76,8 +76,12 @@ install_kafka() {
   if [ ! -f "$KAFKA_LIB/.complete" ]; then
     say "resolving Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIB"
     rm -rf "$KAFKA_LIB" && mkdir -p "$KAFKA_LIB"
-    mvn -q -B -Dstyle.color=never -f "$INFRA/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIB"
+    if ! mvn -B -f "$INFRA/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIB" \
+        >"$TOOLS_DIR/kafka-install.log" 2>&1; then
+      tail -n 40 "$TOOLS_DIR/kafka-install.log" >&2
+      fail "could not resolve Kafka from Maven Central; see $TOOLS_DIR/kafka-install.log"
+    fi
     touch "$KAFKA_LIB/.complete"
   fi
 }
