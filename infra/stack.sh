@@ -217,6 +217,25 @@ stop_pidfile() {
 # --- PostgreSQL --------------------------------------------------------------------------------
 
 PG_DATA="$DATA_DIR/postgres"
+PG_LOG="$LOG_DIR/postgres.log"
+
+# PostgreSQL runs as the postgres OS user when we are root. If that user cannot reach the stack
+# folder (a checkout under /root, say), the cluster lives in its home instead, one per stack
+# folder, and the stack folder links to it.
+place_postgres() {
+  [ "$(id -u)" = 0 ] || return 0
+  mkdir -p "$DATA_DIR" "$LOG_DIR"
+  chmod 755 "$STACK_HOME" "$DATA_DIR" "$LOG_DIR"
+  runuser -u postgres -- test -x "$DATA_DIR" && runuser -u postgres -- test -x "$LOG_DIR" && return 0
+  local home
+  home="$(getent passwd postgres | cut -d: -f6)/gavel-stacks/$(printf '%s' "$STACK_HOME" | md5sum | cut -c1-16)"
+  mkdir -p "$home"
+  chown postgres:postgres "$(dirname "$home")" "$home"
+  ln -sfn "$home/data" "$PG_DATA"
+  ln -sfn "$home/postgres.log" "$PG_LOG"
+  PG_DATA="$home/data"
+  PG_LOG="$home/postgres.log"
+}
 
 ready_postgres() {
   local bin; bin=$(pg_bindir) || return 1
@@ -227,22 +246,24 @@ start_postgres() {
   install_postgres
   local bin; bin=$(pg_bindir)
   mkdir -p "$DATA_DIR" "$LOG_DIR" "$RUN_DIR"
-  chmod 755 "$STACK_HOME" "$DATA_DIR" "$LOG_DIR"
+  place_postgres
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     rm -rf "$PG_DATA" && mkdir -p "$PG_DATA"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_DATA"
-    as_pg "$bin/initdb" -D "$PG_DATA" -U "$PG_USER" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$LOG_DIR/postgres-initdb.log"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PG_DATA"; fi
+    as_pg "$bin/initdb" -D "$PG_DATA" -U "$PG_USER" --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+      >"$LOG_DIR/postgres-initdb.log"
   fi
-  touch "$LOG_DIR/postgres.log"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$LOG_DIR/postgres.log"
+  touch "$PG_LOG"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PG_LOG"; fi
   # Only loopback TCP: no Unix socket folder to own, nothing reachable from outside.
-  as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$LOG_DIR/postgres.log" -w -t "$READY_TIMEOUT" \
+  as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='' -c max_connections=300" start >/dev/null \
     || true
 }
 
 stop_postgres() {
   local bin; bin=$(pg_bindir) || return 0
+  if [ -L "$PG_DATA" ]; then PG_DATA=$(readlink "$PG_DATA"); fi
   [ -f "$PG_DATA/postmaster.pid" ] || return 0
   as_pg "$bin/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
 }
