@@ -92,6 +92,8 @@ impl TestApp {
             read_store: ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database)
                 .await
                 .expect("mongodb client"),
+            tokens: gavel_api::auth::TokenKeys::new(&settings.jwt_secret),
+            schema: gavel_api::build_schema(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -40,3 +40,58 @@ async fn graphql_answers_queries_and_serves_graphiql() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("graphiql"));
 }
+
+#[tokio::test]
+async fn me_names_the_bearer_and_a_bad_token_is_refused() {
+    let settings = isolated_settings(&stack_settings()).await;
+    let app = TestApp::spawn(&settings).await;
+
+    let anonymous = app.graphql("{ me { id } }", json!({})).await;
+    assert_eq!(anonymous["data"]["me"], Value::Null);
+
+    let user = uuid::Uuid::now_v7();
+    let token = gavel_api::auth::TokenKeys::new(&settings.jwt_secret)
+        .issue(
+            user,
+            &[gavel_api::auth::Role::Buyer],
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
+    let me: Value = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ me { id roles } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["data"]["me"]["id"], user.to_string());
+    assert_eq!(me["data"]["me"]["roles"], json!(["buyer"]));
+
+    let forged = gavel_api::auth::TokenKeys::new("not the server's secret")
+        .issue(
+            user,
+            &[gavel_api::auth::Role::Admin],
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
+    let refused: Value = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&forged)
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    assert!(refused.get("data").is_none_or(Value::is_null), "{refused}");
+}

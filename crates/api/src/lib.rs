@@ -4,6 +4,7 @@
 //! (`/healthz`) and readiness (`/readyz`, every backing service checked). The API is stateless:
 //! scale it by running more copies.
 
+pub mod auth;
 mod graphql;
 mod health;
 
@@ -17,7 +18,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-pub use graphql::{build_schema, GavelSchema};
+pub use graphql::{build_schema, GavelSchema, UserError};
 
 /// What the handlers share: handles on the three backing services.
 #[derive(Clone)]
@@ -28,18 +29,18 @@ pub struct AppState {
     pub kafka: Arc<ReadinessProbe>,
     /// The read models.
     pub read_store: ReadStore,
+    /// Checks the bearer tokens of incoming requests.
+    pub tokens: auth::TokenKeys,
+    /// The GraphQL schema, built once.
+    pub schema: GavelSchema,
 }
 
 /// Builds the router with every route.
 pub fn router(state: AppState) -> Router {
-    let schema = build_schema();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route(
-            "/graphql",
-            get(graphql::graphiql).post_service(async_graphql_axum::GraphQL::new(schema)),
-        )
+        .route("/graphql", get(graphql::graphiql).post(graphql::handle))
         .with_state(state)
         .layer(TraceLayer::new_for_http())
 }

@@ -7,6 +7,7 @@ mod telemetry;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use gavel_api::auth::Role;
 use gavel_config::Settings;
 
 /// Gavel: an event-sourced marketplace backend for collectibles.
@@ -18,12 +19,12 @@ struct Cli {
     config: Option<PathBuf>,
 
     #[command(subcommand)]
-    role: Role,
+    command: Command,
 }
 
-/// The deployable roles.
+/// The deployable roles, and the development tools.
 #[derive(Debug, Subcommand)]
-enum Role {
+enum Command {
     /// Serve GraphQL over HTTP, plus /healthz and /readyz.
     Api,
     /// Publish the outbox to Kafka.
@@ -36,6 +37,18 @@ enum Role {
     Migrate,
     /// Run every role in one process (local use).
     All,
+    /// Print a signed bearer token, for local development and tests.
+    Token {
+        /// The user id the token names; a new one when omitted.
+        #[arg(long)]
+        user: Option<uuid::Uuid>,
+        /// A role to grant (repeatable): buyer, seller, verified_seller, admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<Role>,
+        /// How long the token stays valid, in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+    },
 }
 
 #[tokio::main]
@@ -43,12 +56,18 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(settings.log_format);
-    match cli.role {
-        Role::Api => roles::api(&settings).await,
-        Role::Relay => roles::idle("relay"),
-        Role::Project => roles::idle("project"),
-        Role::Scheduler => roles::idle("scheduler"),
-        Role::Migrate => roles::migrate(&settings).await,
-        Role::All => roles::all(&settings).await,
+    match cli.command {
+        Command::Api => roles::api(&settings).await,
+        Command::Relay => roles::idle("relay"),
+        Command::Project => roles::idle("project"),
+        Command::Scheduler => roles::idle("scheduler"),
+        Command::Migrate => roles::migrate(&settings).await,
+        Command::All => roles::all(&settings).await,
+        Command::Token { user, roles, hours } => roles::token(
+            &settings,
+            user,
+            &roles,
+            std::time::Duration::from_secs(hours * 3600),
+        ),
     }
 }

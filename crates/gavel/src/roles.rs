@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use gavel_api::auth::{Role, TokenKeys};
 use gavel_api::AppState;
 use gavel_bus::ReadinessProbe;
 use gavel_config::Settings;
@@ -30,6 +31,8 @@ pub async fn api(settings: &Settings) -> anyhow::Result<()> {
         postgres: gavel_store::connect_lazy(&settings.postgres_url)?,
         kafka: Arc::new(ReadinessProbe::new(&settings.kafka_brokers)?),
         read_store: ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database).await?,
+        tokens: TokenKeys::new(&settings.jwt_secret),
+        schema: gavel_api::build_schema(),
     };
     let listener = tokio::net::TcpListener::bind(settings.api_listen)
         .await
@@ -75,4 +78,20 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// `gavel token`: prints a bearer token for local development and tests.
+pub fn token(
+    settings: &Settings,
+    user: Option<uuid::Uuid>,
+    roles: &[Role],
+    valid_for: std::time::Duration,
+) -> anyhow::Result<()> {
+    if settings.jwt_secret != gavel_config::DEVELOPMENT_JWT_SECRET {
+        tracing::warn!("signing with the configured secret: this token works on that deployment");
+    }
+    let user = user.unwrap_or_else(uuid::Uuid::now_v7);
+    let token = TokenKeys::new(&settings.jwt_secret).issue(user, roles, valid_for)?;
+    println!("{token}");
+    Ok(())
 }
