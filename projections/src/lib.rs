@@ -4,7 +4,16 @@
 //! filtered scan, no joins. They are built by projectors from the event stream and can always be
 //! rebuilt from the event store. The code uses only what both MongoDB and FerretDB v1 support: no
 //! transactions, no change streams, no `$lookup`, no text indexes.
+//!
+//! - [`listing`]: what each listing event changes (pure: event in, document changes out).
+//! - [`apply`]: writing those changes exactly once in effect, with gap detection.
+//! - [`store`]: the database, its collections and indexes.
 
+pub mod apply;
+pub mod envelope;
+pub mod listing;
 pub mod store;
 
+pub use apply::{apply_listing_event, Applied, ProjectionError};
+pub use envelope::EventEnvelope;
 pub use store::{ReadStore, ReadStoreError};
