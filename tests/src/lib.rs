@@ -12,9 +12,13 @@ mod wait;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use gavel_api::auth::{Role, TokenKeys};
 use gavel_api::AppState;
 use gavel_bus::ReadinessProbe;
+use gavel_commands::{CommandBus, RetryPolicy};
 use gavel_config::Settings;
+use gavel_domain::clock::ManualClock;
+use gavel_domain::listing::ListingServices;
 use gavel_projections::ReadStore;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -74,39 +78,101 @@ pub fn postgres_pool(settings: &Settings) -> PgPool {
     gavel_store::connect_lazy(&settings.postgres_url).expect("pool")
 }
 
-/// The Gavel API running inside the test process on a random port.
+/// Gavel running inside the test process: the API on a random port, plus the relay, the
+/// projector and the scheduler, all on the test's own database, topics and read models, with a
+/// clock the test moves.
 pub struct TestApp {
-    /// Where it listens.
+    /// Where the API listens.
     pub address: SocketAddr,
     /// A client for talking to it.
     pub http: reqwest::Client,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The clock every command and the scheduler read.
+    pub clock: Arc<ManualClock>,
+    /// The settings it runs with.
+    pub settings: Settings,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl TestApp {
-    /// Starts the API with `settings` on 127.0.0.1, port 0.
+    /// Starts the API alone (no relay, projector or scheduler) with `settings`.
     pub async fn spawn(settings: &Settings) -> Self {
+        Self::start(settings, false).await
+    }
+
+    /// Starts the API with the relay, the projector and the scheduler.
+    pub async fn spawn_pipeline(settings: &Settings) -> Self {
+        Self::start(settings, true).await
+    }
+
+    async fn start(settings: &Settings, pipeline: bool) -> Self {
+        let pool = postgres_pool(settings);
+        let read_store = ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database)
+            .await
+            .expect("mongodb client");
+        read_store.migrate().await.expect("read-model collections");
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let listings = Arc::new(CommandBus::new(
+            pool.clone(),
+            ListingServices {
+                clock: clock.clone(),
+            },
+            1_000,
+            RetryPolicy::default(),
+        ));
         let state = AppState {
-            postgres: postgres_pool(settings),
+            postgres: pool.clone(),
             kafka: Arc::new(ReadinessProbe::new(&settings.kafka_brokers).expect("kafka client")),
-            read_store: ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database)
-                .await
-                .expect("mongodb client"),
-            tokens: gavel_api::auth::TokenKeys::new(&settings.jwt_secret),
+            read_store: read_store.clone(),
+            tokens: TokenKeys::new(&settings.jwt_secret),
             schema: gavel_api::build_schema(),
+            listings: listings.clone(),
+            clock: clock.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
         let address = listener.local_addr().expect("local address");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(gavel_api::serve(listener, state, async {
-            let _ = rx.await;
-        }));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let when_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        tokio::spawn(gavel_api::serve(listener, state, when_stopped()));
+        if pipeline {
+            let relay = gavel_relay::Relay::new(
+                &settings.postgres_url,
+                pool,
+                &settings.kafka_brokers,
+                &settings.kafka_topic_prefix,
+            )
+            .expect("relay");
+            tokio::spawn(relay.run(when_stopped()));
+            tokio::spawn({
+                let brokers = settings.kafka_brokers.clone();
+                let prefix = settings.kafka_topic_prefix.clone();
+                let read_store = read_store.clone();
+                let stopped = when_stopped();
+                async move {
+                    gavel_projector::run(&brokers, &prefix, read_store, stopped)
+                        .await
+                        .expect("projector");
+                }
+            });
+            tokio::spawn(gavel_scheduler::run(
+                listings,
+                read_store,
+                clock.clone(),
+                when_stopped(),
+            ));
+        }
         Self {
             address,
             http: reqwest::Client::new(),
-            shutdown: Some(tx),
+            clock,
+            settings: settings.clone(),
+            shutdown: Some(stop),
         }
     }
 
@@ -115,11 +181,26 @@ impl TestApp {
         format!("http://{}{}", self.address, path)
     }
 
-    /// Sends a GraphQL query and returns the whole JSON response.
+    /// Sends a GraphQL request anonymously and returns the whole JSON response.
     pub async fn graphql(&self, query: &str, variables: serde_json::Value) -> serde_json::Value {
-        self.http
+        self.graphql_as(None, query, variables).await
+    }
+
+    /// Sends a GraphQL request with `token` (if any) and returns the whole JSON response.
+    pub async fn graphql_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut request = self
+            .http
             .post(self.url("/graphql"))
-            .json(&serde_json::json!({ "query": query, "variables": variables }))
+            .json(&serde_json::json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
             .send()
             .await
             .expect("GraphQL request")
@@ -127,12 +208,34 @@ impl TestApp {
             .await
             .expect("GraphQL response is JSON")
     }
+
+    /// What the app's clock says now.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        gavel_domain::clock::Clock::now(self.clock.as_ref())
+    }
+
+    /// A token for a new user with `roles`, signed with this app's secret.
+    pub fn user(&self, roles: &[Role]) -> TestUser {
+        let id = Uuid::now_v7();
+        let token = TokenKeys::new(&self.settings.jwt_secret)
+            .issue(id, roles, std::time::Duration::from_secs(3600))
+            .expect("token");
+        TestUser { id, token }
+    }
+}
+
+/// A signed-in user of a [`TestApp`].
+pub struct TestUser {
+    /// The user's id.
+    pub id: Uuid,
+    /// Their bearer token.
+    pub token: String,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(true);
         }
     }
 }

@@ -39,11 +39,3 @@ fn a_bad_setting_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.to_lowercase().contains("api_listen"), "{stderr}");
 }
-
-#[test]
-fn roles_without_work_say_so() {
-    let output = Command::new(gavel_binary()).arg("relay").output().unwrap();
-    assert!(output.status.success());
-    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
-    assert!(text.contains("nothing to do yet"), "{text}");
-}

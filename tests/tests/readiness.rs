@@ -26,7 +26,7 @@ async fn readyz_names_a_stopped_component_and_recovers_when_it_returns() {
     let app = TestApp::spawn(&stack.settings()).await;
     wait_for_status(&app, 200, "the private stack to be ready").await;
 
-    // FerretDB goes before PostgreSQL, its backend, so each outage has exactly one cause.
+    // FerretDB goes before PostgreSQL, its backend, so its outage has exactly one cause.
     for component in ["ferretdb", "kafka", "postgres"] {
         let name = if component == "ferretdb" {
             "mongodb"
@@ -43,9 +43,12 @@ async fn readyz_names_a_stopped_component_and_recovers_when_it_returns() {
         assert_eq!(body["status"], "unavailable");
         assert_eq!(body["components"][name]["status"], "down", "{body}");
         assert!(body["components"][name]["error"].is_string(), "{body}");
+        // Locally FerretDB keeps its documents in PostgreSQL, so a PostgreSQL outage may take
+        // MongoDB down with it; every other component must still answer.
+        let depends_on_stopped = |other: &str| component == "postgres" && other == "mongodb";
         for other in ["postgres", "kafka", "mongodb"]
-            .iter()
-            .filter(|c| **c != name)
+            .into_iter()
+            .filter(|c| *c != name && !depends_on_stopped(c))
         {
             assert_eq!(body["components"][other]["status"], "up", "{body}");
         }

@@ -7,35 +7,7 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A role a token grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// May bid and buy.
-    Buyer,
-    /// May manage their own stock.
-    Seller,
-    /// May publish listings.
-    VerifiedSeller,
-    /// May act as operations staff.
-    Admin,
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "buyer" => Ok(Self::Buyer),
-            "seller" => Ok(Self::Seller),
-            "verified_seller" => Ok(Self::VerifiedSeller),
-            "admin" => Ok(Self::Admin),
-            other => Err(format!(
-                "unknown role '{other}': expected buyer, seller, verified_seller or admin"
-            )),
-        }
-    }
-}
+pub use gavel_domain::Role;
 
 /// The signed-in user behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,12 +13,15 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use gavel_bus::ReadinessProbe;
+use gavel_commands::CommandBus;
+use gavel_domain::clock::Clock;
+use gavel_domain::listing::Listing;
 use gavel_projections::ReadStore;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-pub use graphql::{build_schema, GavelSchema, UserError};
+pub use graphql::{build_schema, GavelSchema, UserError, READ_YOUR_WRITES_BOUND};
 
 /// What the handlers share: handles on the three backing services.
 #[derive(Clone)]
@@ -33,7 +36,15 @@ pub struct AppState {
     pub tokens: auth::TokenKeys,
     /// The GraphQL schema, built once.
     pub schema: GavelSchema,
+    /// Runs listing commands against the event store.
+    pub listings: Arc<CommandBus<Listing>>,
+    /// The clock commands are stamped with.
+    pub clock: Arc<dyn Clock>,
 }
+
+/// The client's `Idempotency-Key` header, recorded with the events its mutation produces.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(pub String);
 
 /// Builds the router with every route.
 pub fn router(state: AppState) -> Router {

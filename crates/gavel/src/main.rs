@@ -58,9 +58,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(settings.log_format);
     match cli.command {
         Command::Api => roles::api(&settings).await,
-        Command::Relay => roles::idle("relay"),
-        Command::Project => roles::idle("project"),
-        Command::Scheduler => roles::idle("scheduler"),
+        Command::Relay => roles::relay(&settings).await,
+        Command::Project => roles::project(&settings).await,
+        Command::Scheduler => roles::scheduler(&settings).await,
         Command::Migrate => roles::migrate(&settings).await,
         Command::All => roles::all(&settings).await,
         Command::Token { user, roles, hours } => roles::token(

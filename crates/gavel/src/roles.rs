@@ -1,13 +1,54 @@
 //! What each role does when it runs.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
 use gavel_api::auth::{Role, TokenKeys};
 use gavel_api::AppState;
 use gavel_bus::ReadinessProbe;
+use gavel_commands::{CommandBus, RetryPolicy};
 use gavel_config::Settings;
+use gavel_domain::clock::{Clock, SystemClock};
+use gavel_domain::listing::{Listing, ListingServices};
 use gavel_projections::ReadStore;
+use gavel_relay::Relay;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+/// How many listings each process keeps in its command cache.
+const LISTING_CACHE: u64 = 10_000;
+
+/// The connections and shared parts a role needs, made once per process.
+struct Parts {
+    pool: PgPool,
+    read_store: ReadStore,
+    clock: Arc<dyn Clock>,
+    listings: Arc<CommandBus<Listing>>,
+}
+
+impl Parts {
+    async fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let pool = gavel_store::connect_lazy(&settings.postgres_url)?;
+        let read_store =
+            ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database).await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let listings = Arc::new(CommandBus::new(
+            pool.clone(),
+            ListingServices {
+                clock: clock.clone(),
+            },
+            LISTING_CACHE,
+            RetryPolicy::default(),
+        ));
+        Ok(Self {
+            pool,
+            read_store,
+            clock,
+            listings,
+        })
+    }
+}
 
 /// `gavel migrate`: applies the event-store schema and creates the read-model collections.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
@@ -27,12 +68,23 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// `gavel api`: serves HTTP until Ctrl-C or SIGTERM.
 pub async fn api(settings: &Settings) -> anyhow::Result<()> {
+    let parts = Parts::new(settings).await?;
+    serve_api(settings, &parts, shutdown_signal()).await
+}
+
+async fn serve_api(
+    settings: &Settings,
+    parts: &Parts,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let state = AppState {
-        postgres: gavel_store::connect_lazy(&settings.postgres_url)?,
+        postgres: parts.pool.clone(),
         kafka: Arc::new(ReadinessProbe::new(&settings.kafka_brokers)?),
-        read_store: ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database).await?,
+        read_store: parts.read_store.clone(),
         tokens: TokenKeys::new(&settings.jwt_secret),
         schema: gavel_api::build_schema(),
+        listings: parts.listings.clone(),
+        clock: parts.clock.clone(),
     };
     let listener = tokio::net::TcpListener::bind(settings.api_listen)
         .await
@@ -40,25 +92,109 @@ pub async fn api(settings: &Settings) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "api listening");
     println!("GraphQL (GraphiQL in a browser): http://{addr}/graphql");
-    gavel_api::serve(listener, state, shutdown_signal()).await?;
+    gavel_api::serve(listener, state, shutdown).await?;
     Ok(())
 }
 
-/// A role that has nothing to do in this version says so and returns.
-pub fn idle(role: &str) -> anyhow::Result<()> {
-    tracing::info!(
-        role,
-        "nothing to do yet: no aggregate publishes events in this version"
-    );
+/// `gavel relay`: publishes the outbox to Kafka until Ctrl-C or SIGTERM.
+pub async fn relay(settings: &Settings) -> anyhow::Result<()> {
+    let parts = Parts::new(settings).await?;
+    run_relay(settings, &parts, shutdown_signal()).await
+}
+
+async fn run_relay(
+    settings: &Settings,
+    parts: &Parts,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    Relay::new(
+        &settings.postgres_url,
+        parts.pool.clone(),
+        &settings.kafka_brokers,
+        &settings.kafka_topic_prefix,
+    )?
+    .run(shutdown)
+    .await;
     Ok(())
 }
 
-/// `gavel all`: every role in one process.
+/// `gavel project`: keeps the read models up to date until Ctrl-C or SIGTERM.
+pub async fn project(settings: &Settings) -> anyhow::Result<()> {
+    let parts = Parts::new(settings).await?;
+    run_projector(settings, &parts, shutdown_signal()).await
+}
+
+async fn run_projector(
+    settings: &Settings,
+    parts: &Parts,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    gavel_projector::run(
+        &settings.kafka_brokers,
+        &settings.kafka_topic_prefix,
+        parts.read_store.clone(),
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `gavel scheduler`: closes auctions when they end, until Ctrl-C or SIGTERM.
+pub async fn scheduler(settings: &Settings) -> anyhow::Result<()> {
+    let parts = Parts::new(settings).await?;
+    gavel_scheduler::run(
+        parts.listings.clone(),
+        parts.read_store.clone(),
+        parts.clock.clone(),
+        shutdown_signal(),
+    )
+    .await;
+    Ok(())
+}
+
+/// `gavel all`: every role in one process, sharing one command cache.
 pub async fn all(settings: &Settings) -> anyhow::Result<()> {
-    for role in ["relay", "project", "scheduler"] {
-        idle(role)?;
+    let parts = Parts::new(settings).await?;
+    let (stop, stopped) = watch::channel(false);
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let when_stopped = || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let (_, api, relay, projector, ()) = tokio::join!(
+        signal,
+        serve_api(settings, &parts, when_stopped()),
+        run_relay(settings, &parts, when_stopped()),
+        run_projector(settings, &parts, when_stopped()),
+        gavel_scheduler::run(
+            parts.listings.clone(),
+            parts.read_store.clone(),
+            parts.clock.clone(),
+            when_stopped(),
+        ),
+    );
+    api.and(relay).and(projector)
+}
+
+/// `gavel token`: prints a bearer token for local development and tests.
+pub fn token(
+    settings: &Settings,
+    user: Option<uuid::Uuid>,
+    roles: &[Role],
+    valid_for: std::time::Duration,
+) -> anyhow::Result<()> {
+    if settings.jwt_secret != gavel_config::DEVELOPMENT_JWT_SECRET {
+        tracing::warn!("signing with the configured secret: this token works on that deployment");
     }
-    api(settings).await
+    let user = user.unwrap_or_else(uuid::Uuid::now_v7);
+    let token = TokenKeys::new(&settings.jwt_secret).issue(user, roles, valid_for)?;
+    println!("{token}");
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -78,20 +214,4 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
-}
-
-/// `gavel token`: prints a bearer token for local development and tests.
-pub fn token(
-    settings: &Settings,
-    user: Option<uuid::Uuid>,
-    roles: &[Role],
-    valid_for: std::time::Duration,
-) -> anyhow::Result<()> {
-    if settings.jwt_secret != gavel_config::DEVELOPMENT_JWT_SECRET {
-        tracing::warn!("signing with the configured secret: this token works on that deployment");
-    }
-    let user = user.unwrap_or_else(uuid::Uuid::now_v7);
-    let token = TokenKeys::new(&settings.jwt_secret).issue(user, roles, valid_for)?;
-    println!("{token}");
-    Ok(())
 }

@@ -67,7 +67,10 @@ pub async fn run(
             }
         };
         let Some(payload) = message.payload() else {
-            tracing::error!(offset = message.offset(), "empty record on the listing topic");
+            tracing::error!(
+                offset = message.offset(),
+                "empty record on the listing topic"
+            );
             continue;
         };
         let envelope = match EventEnvelope::from_slice(payload) {

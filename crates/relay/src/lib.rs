@@ -151,7 +151,9 @@ impl Relay {
         loop {
             while self.publish_batch().await? == BATCH_SIZE as usize {}
             // The lock lives as long as this connection: check it is still there.
-            sqlx::query("SELECT 1").execute(&mut lock_connection).await?;
+            sqlx::query("SELECT 1")
+                .execute(&mut lock_connection)
+                .await?;
             let _ = tokio::time::timeout(POLL_INTERVAL, listener.try_recv()).await;
         }
     }

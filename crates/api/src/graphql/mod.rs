@@ -1,21 +1,30 @@
 //! The GraphQL schema, the request handler that attaches the caller, and the GraphiQL page.
 
+mod listing;
+mod money;
+mod mutations;
+mod pagination;
+mod queries;
 mod user_error;
 
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SimpleObject, ID};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse};
 
-use crate::auth::{Role, Viewer};
-use crate::AppState;
+use crate::auth::Viewer;
+use crate::{AppState, IdempotencyKey};
 
+pub use listing::Listing;
+pub use mutations::MutationRoot;
+pub use queries::{ListingFilter, ListingSort, ListingTotals, READ_YOUR_WRITES_BOUND};
 pub use user_error::UserError;
 
 /// The schema served at `/graphql`.
-pub type GavelSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type GavelSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Root of every query.
 pub struct QueryRoot;
@@ -27,10 +36,37 @@ impl QueryRoot {
         env!("CARGO_PKG_VERSION")
     }
 
+    /// One listing. With `minVersion` (a mutation's `version`), waits up to 2 s for the read model
+    /// to reach it; past that it answers with what is there, marked `stale`.
+    async fn listing(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        min_version: Option<i64>,
+    ) -> Result<Option<Listing>> {
+        queries::load_listing(ctx.data::<AppState>()?, &id, min_version).await
+    }
+
+    /// Searches listings: every filter field given must match; `first` is at most 100.
+    async fn listings(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ListingFilter>,
+        sort: Option<ListingSort>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Listing, ListingTotals, EmptyFields>> {
+        queries::search(ctx, filter, sort, first, after).await
+    }
+
     /// The signed-in user, or null for an anonymous request.
     async fn me(&self, ctx: &Context<'_>) -> Option<Me> {
         ctx.data_opt::<Viewer>().map(|viewer| {
-            let mut roles: Vec<String> = viewer.roles.iter().map(role_name).collect();
+            let mut roles: Vec<String> = viewer
+                .roles
+                .iter()
+                .map(|role| role.as_str().to_string())
+                .collect();
             roles.sort();
             Me {
                 id: viewer.user_id.to_string(),
@@ -49,19 +85,9 @@ pub struct Me {
     roles: Vec<String>,
 }
 
-fn role_name(role: &Role) -> String {
-    match role {
-        Role::Buyer => "buyer",
-        Role::Seller => "seller",
-        Role::VerifiedSeller => "verified_seller",
-        Role::Admin => "admin",
-    }
-    .to_string()
-}
-
 /// Builds the schema with its limits; the SDL in `schema/graphql/` is generated from it.
 pub fn build_schema() -> GavelSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .limit_depth(12)
         .limit_complexity(2_000)
         .finish()
@@ -74,7 +100,13 @@ pub async fn handle(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    let mut request = request.into_inner();
+    let mut request = request.into_inner().data(state.clone());
+    if let Some(key) = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+    {
+        request = request.data(IdempotencyKey(key.to_string()));
+    }
     let authorization = headers
         .get(axum::http::header::AUTHORIZATION)
         .map(|value| value.to_str().unwrap_or_default());

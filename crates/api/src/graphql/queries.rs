@@ -1,0 +1,199 @@
+//! Listing queries: one listing (optionally waiting for a version) and the search.
+
+use std::time::{Duration, Instant};
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Enum, InputObject, Result, SimpleObject, ID};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Document};
+use mongodb::options::FindOptions;
+
+use super::listing::{Condition, Listing, ListingFormat, ListingStatus};
+use super::money::MoneyInput;
+use super::pagination::{decode_cursor, encode_cursor, page_size};
+use crate::AppState;
+
+/// How long a query waits for the read model to reach the version it asked for.
+pub const READ_YOUR_WRITES_BOUND: Duration = Duration::from_secs(2);
+
+/// Reads listing `id`; with `min_version`, waits (bounded) until the view has reached it, and
+/// marks it stale if it has not.
+pub async fn load_listing(
+    state: &AppState,
+    id: &str,
+    min_version: Option<i64>,
+) -> Result<Option<Listing>> {
+    let collection = state
+        .read_store
+        .database()
+        .collection::<Document>("listings");
+    let deadline = Instant::now() + READ_YOUR_WRITES_BOUND;
+    loop {
+        let found = collection.find_one(doc! { "_id": id }).await?;
+        let listing = found
+            .map(mongodb::bson::from_document::<Listing>)
+            .transpose()?;
+        let reached = match (&listing, min_version) {
+            (_, None) => true,
+            (Some(listing), Some(wanted)) => listing.version >= wanted,
+            (None, Some(_)) => false,
+        };
+        if reached || Instant::now() >= deadline {
+            return Ok(listing.map(|mut listing| {
+                listing.stale = !reached;
+                listing
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// What to search for; every given field must match.
+#[derive(Debug, Default, InputObject)]
+pub struct ListingFilter {
+    /// Exact brand.
+    pub brand: Option<String>,
+    /// Exact model.
+    pub model: Option<String>,
+    /// Exact reference number.
+    pub reference: Option<String>,
+    /// Condition.
+    pub condition: Option<Condition>,
+    /// Format.
+    pub format: Option<ListingFormat>,
+    /// Status (all statuses when omitted).
+    pub status: Option<ListingStatus>,
+    /// Seller id.
+    pub seller_id: Option<ID>,
+    /// Lowest price (inclusive); its currency also filters.
+    pub min_price: Option<MoneyInput>,
+    /// Highest price (inclusive); its currency also filters.
+    pub max_price: Option<MoneyInput>,
+}
+
+/// Search order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Enum)]
+pub enum ListingSort {
+    /// Most recently published first.
+    #[default]
+    Newest,
+    /// Cheapest first.
+    PriceAscending,
+    /// Most expensive first.
+    PriceDescending,
+    /// Auctions ending soonest first (fixed-price listings are left out).
+    EndingSoonest,
+}
+
+/// Search totals.
+#[derive(Debug, SimpleObject)]
+pub struct ListingTotals {
+    /// How many listings match the filter, over all pages.
+    pub total_count: u64,
+}
+
+fn snake(value: impl std::fmt::Debug) -> String {
+    let name = format!("{value:?}");
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_lowercase());
+    }
+    out
+}
+
+fn filter_document(filter: &ListingFilter, sort: ListingSort) -> Result<Document> {
+    let mut query = Document::new();
+    for (field, value) in [
+        ("brand", &filter.brand),
+        ("model", &filter.model),
+        ("reference", &filter.reference),
+    ] {
+        if let Some(value) = value {
+            query.insert(field, value.clone());
+        }
+    }
+    if let Some(condition) = filter.condition {
+        query.insert("condition", snake(condition));
+    }
+    if let Some(format) = filter.format {
+        query.insert("format", snake(format));
+    }
+    if let Some(status) = filter.status {
+        query.insert("status", snake(status));
+    }
+    if let Some(seller) = &filter.seller_id {
+        query.insert("seller_id", seller.to_string());
+    }
+    let mut range = Document::new();
+    for (operator, bound) in [("$gte", &filter.min_price), ("$lte", &filter.max_price)] {
+        if let Some(bound) = bound {
+            let money = bound
+                .parse()
+                .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+            query.insert("currency", money.currency.code());
+            range.insert(operator, money.minor);
+        }
+    }
+    if !range.is_empty() {
+        query.insert("price_minor", range);
+    }
+    if sort == ListingSort::EndingSoonest {
+        query.insert("format", "auction");
+    }
+    Ok(query)
+}
+
+/// `listings(filter, sort, first, after)`.
+pub async fn search(
+    ctx: &Context<'_>,
+    filter: Option<ListingFilter>,
+    sort: Option<ListingSort>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<String, Listing, ListingTotals, EmptyFields>> {
+    let state = ctx.data::<AppState>()?;
+    let limit = page_size(first)?;
+    let offset = after
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .unwrap_or(0);
+    let sort = sort.unwrap_or_default();
+    let query = filter_document(&filter.unwrap_or_default(), sort)?;
+    let order = match sort {
+        ListingSort::Newest => doc! { "created_at": -1, "_id": -1 },
+        ListingSort::PriceAscending => doc! { "price_minor": 1, "_id": 1 },
+        ListingSort::PriceDescending => doc! { "price_minor": -1, "_id": 1 },
+        ListingSort::EndingSoonest => doc! { "ends_at": 1, "_id": 1 },
+    };
+    let collection = state
+        .read_store
+        .database()
+        .collection::<Document>("listings");
+    let total_count = collection.count_documents(query.clone()).await?;
+    let documents: Vec<Document> = collection
+        .find(query)
+        .with_options(
+            FindOptions::builder()
+                .sort(order)
+                .skip(offset as u64)
+                .limit(limit as i64 + 1)
+                .build(),
+        )
+        .await?
+        .try_collect()
+        .await?;
+    let has_next = documents.len() > limit;
+    let mut connection =
+        Connection::with_additional_fields(offset > 0, has_next, ListingTotals { total_count });
+    for (index, document) in documents.into_iter().take(limit).enumerate() {
+        let listing: Listing = mongodb::bson::from_document(document)?;
+        connection
+            .edges
+            .push(Edge::new(encode_cursor(offset + index + 1), listing));
+    }
+    Ok(connection)
+}
