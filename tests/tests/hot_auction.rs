@@ -19,7 +19,8 @@ async fn sixty_four_concurrent_bidders_see_no_conflict_and_the_state_replays_exa
     let settings = isolated_settings(&stack_settings()).await;
     let app = Arc::new(TestApp::spawn(&settings).await);
     let seller = app.user(&[Role::VerifiedSeller]);
-    let ends_at = (app.clock_now() + chrono::Duration::days(2)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let ends_at =
+        (app.clock_now() + chrono::Duration::days(2)).to_rfc3339_opts(SecondsFormat::Secs, true);
     let created = app
         .graphql_as(
             Some(&seller.token),
@@ -31,7 +32,10 @@ async fn sixty_four_concurrent_bidders_see_no_conflict_and_the_state_replays_exa
             json!({ "endsAt": ends_at }),
         )
         .await;
-    let id = created["data"]["createListing"]["listingId"].as_str().unwrap().to_string();
+    let id = created["data"]["createListing"]["listingId"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let mut tasks = Vec::new();
     for n in 0..64u32 {
@@ -56,7 +60,10 @@ async fn sixty_four_concurrent_bidders_see_no_conflict_and_the_state_replays_exa
     let mut accepted = 0;
     for task in tasks {
         let response: Value = task.await.unwrap();
-        assert!(response.get("errors").is_none(), "a bid failed outright: {response}");
+        assert!(
+            response.get("errors").is_none(),
+            "a bid failed outright: {response}"
+        );
         let payload = &response["data"]["placeBid"];
         match payload["userErrors"].as_array().unwrap().as_slice() {
             [] => accepted += 1,
@@ -69,7 +76,9 @@ async fn sixty_four_concurrent_bidders_see_no_conflict_and_the_state_replays_exa
     // The stored stream: one creation and one BidPlaced per accepted bid, in sequence order.
     let bus = CommandBus::<Listing>::new(
         postgres_pool(&settings),
-        ListingServices { clock: Arc::new(SystemClock) },
+        ListingServices {
+            clock: Arc::new(SystemClock),
+        },
         10,
         RetryPolicy::default(),
     );
