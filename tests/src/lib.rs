@@ -11,6 +11,7 @@ mod wait;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use gavel_api::auth::{Role, TokenKeys};
 use gavel_api::AppState;
@@ -20,12 +21,46 @@ use gavel_config::Settings;
 use gavel_domain::clock::ManualClock;
 use gavel_domain::listing::ListingServices;
 use gavel_projections::ReadStore;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 pub use private_stack::PrivateStack;
 pub use wait::wait_until;
+
+/// Waits until the projector's consumer group is stable with a member, so that a test's first
+/// read-your-writes query is not spent waiting for the group to form.
+async fn wait_for_projector_group(settings: &Settings) {
+    let consumer: BaseConsumer = gavel_bus::client_config(&settings.kafka_brokers)
+        .create()
+        .expect("kafka admin consumer");
+    let consumer = Arc::new(consumer);
+    let group = gavel_projector::group_id(&settings.kafka_topic_prefix);
+    wait_until(
+        "the projector's consumer group to be stable",
+        Duration::from_secs(60),
+        || {
+            let consumer = consumer.clone();
+            let group = group.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let list = consumer
+                        .fetch_group_list(Some(&group), Duration::from_secs(5))
+                        .ok()?;
+                    let stable = list
+                        .groups()
+                        .iter()
+                        .any(|g| g.state() == "Stable" && !g.members().is_empty());
+                    stable.then_some(())
+                })
+                .await
+                .expect("group probe")
+            }
+        },
+    )
+    .await;
+}
 
 /// Settings pointing at the shared local stack, as `gavel` itself would load them.
 pub fn stack_settings() -> Settings {
@@ -166,6 +201,7 @@ impl TestApp {
                 clock.clone(),
                 when_stopped(),
             ));
+            wait_for_projector_group(settings).await;
         }
         Self {
             address,
