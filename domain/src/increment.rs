@@ -26,14 +26,14 @@ pub fn increment(price: &Money) -> Money {
         .find(|(from, _)| hundredths >= *from)
         .map_or(5, |(_, step)| *step);
     let minor = (step * per_major / 100).max(1);
-    Money::from_minor(minor, price.currency.clone())
+    Money::from_minor(minor, price.currency)
 }
 
 /// `price + increment(price)`: the least a new bid may offer once there is a price.
 pub fn price_plus_increment(price: &Money) -> Money {
     Money::from_minor(
         price.minor.saturating_add(increment(price).minor),
-        price.currency.clone(),
+        price.currency,
     )
 }
 

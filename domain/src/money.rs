@@ -5,9 +5,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// An ISO 4217 currency code such as `USD`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Stored inline as three ASCII letters so that money is `Copy`: an auction holds every live bid's
+/// maximum, and its state is cloned on every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Currency(String);
+pub struct Currency([u8; 3]);
 
 /// Currencies without minor units; every other currency has two decimals.
 const ZERO_DECIMAL: &[&str] = &["JPY", "KRW", "CLP", "ISK", "VND"];
@@ -16,7 +19,9 @@ impl Currency {
     /// Checks that `code` is three uppercase ASCII letters.
     pub fn new(code: &str) -> Result<Self, MoneyError> {
         if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-            Ok(Self(code.to_string()))
+            let mut letters = [0; 3];
+            letters.copy_from_slice(code.as_bytes());
+            Ok(Self(letters))
         } else {
             Err(MoneyError::InvalidCurrency(code.to_string()))
         }
@@ -24,12 +29,12 @@ impl Currency {
 
     /// The code, e.g. `USD`.
     pub fn code(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).expect("checked to be ASCII letters")
     }
 
     /// How many decimals the currency's minor unit has.
     pub fn exponent(&self) -> u32 {
-        if ZERO_DECIMAL.contains(&self.0.as_str()) {
+        if ZERO_DECIMAL.contains(&self.code()) {
             0
         } else {
             2
@@ -51,18 +56,18 @@ impl TryFrom<String> for Currency {
 
 impl From<Currency> for String {
     fn from(currency: Currency) -> Self {
-        currency.0
+        currency.code().to_string()
     }
 }
 
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.code())
     }
 }
 
 /// An amount of money in one currency.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
     /// The amount in minor units (cents for USD).
     pub minor: i64,
@@ -159,7 +164,7 @@ impl Money {
             .minor
             .checked_add(other.minor)
             .ok_or(MoneyError::Overflow)?;
-        Ok(Money::from_minor(minor, self.currency.clone()))
+        Ok(Money::from_minor(minor, self.currency))
     }
 
     /// Fails unless `other` is in the same currency.
@@ -206,10 +211,7 @@ mod tests {
         );
         assert_eq!(Money::from_minor(5, usd()).to_decimal_string(), "0.05");
         let yen = Currency::new("JPY").unwrap();
-        assert_eq!(
-            Money::parse_decimal("1500", yen.clone()).unwrap().minor,
-            1500
-        );
+        assert_eq!(Money::parse_decimal("1500", yen).unwrap().minor, 1500);
         assert_eq!(Money::from_minor(1500, yen).to_decimal_string(), "1500");
     }
 

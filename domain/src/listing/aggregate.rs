@@ -196,8 +196,8 @@ impl Listing {
 
     fn resolve_with(&self, bids: &[Bid], reserve: Option<&Money>) -> Resolution {
         let start = match &self.terms {
-            Some(ListingTerms::Auction(terms)) => terms.start_price.clone(),
-            _ => self.price.clone().expect("auction created with a price"),
+            Some(ListingTerms::Auction(terms)) => terms.start_price,
+            _ => self.price.expect("auction created with a price"),
         };
         resolve(&start, reserve, bids)
     }
@@ -219,7 +219,7 @@ impl Listing {
     }
 
     fn apply_public_state(&mut self, state: &PublicAuctionState) {
-        self.price = Some(state.price.clone());
+        self.price = Some(state.price);
         self.leader_id = state.leader_id;
         self.reserve_met = state.reserve_met;
         self.buy_now_available = state.buy_now_available;
@@ -267,10 +267,10 @@ impl Listing {
         let minimum = match &resolution.leader {
             // The leader may raise their own maximum; it must go up.
             Some((leader, leader_max)) if *leader == bidder.user_id => {
-                Money::from_minor(leader_max.minor + 1, leader_max.currency.clone())
+                Money::from_minor(leader_max.minor + 1, leader_max.currency)
             }
             Some(_) => price_plus_increment(&resolution.price),
-            None => terms.start_price.clone(),
+            None => terms.start_price,
         };
         if max_amount.minor < minimum.minor {
             return Err(ListingError::BidTooLow {
@@ -281,7 +281,7 @@ impl Listing {
         bids.push(Bid {
             bid_id,
             bidder_id: bidder.user_id,
-            max_amount: max_amount.clone(),
+            max_amount,
             placed_at: now,
         });
         let state = self.public_state(&bids, self.reserve.as_ref());
@@ -365,7 +365,7 @@ impl Listing {
             },
             (Some(winner_id), Some(price)) => AuctionOutcome::Sold {
                 winner_id,
-                price: price.clone(),
+                price: *price,
             },
             (Some(_), None) => unreachable!("an auction always has a price"),
         };
@@ -541,7 +541,7 @@ impl Aggregate for Listing {
                         "the price must be above zero",
                     ));
                 }
-                let old_price = self.price.clone().expect("created with a price");
+                let old_price = self.price.expect("created with a price");
                 if old_price == price {
                     vec![]
                 } else {
@@ -601,7 +601,7 @@ impl Aggregate for Listing {
                 match (&terms.buy_now, self.buy_now_available) {
                     (Some(price), true) => vec![ListingEvent::BoughtNow {
                         buyer_id: buyer.user_id,
-                        price: price.clone(),
+                        price: *price,
                         at: now,
                     }],
                     _ => return Err(ListingError::BuyNowUnavailable),
@@ -630,10 +630,10 @@ impl Aggregate for Listing {
                 self.status = ListingStatus::Active;
                 self.created_at = Some(created_at);
                 match &terms {
-                    ListingTerms::FixedPrice(fixed) => self.price = Some(fixed.price.clone()),
+                    ListingTerms::FixedPrice(fixed) => self.price = Some(fixed.price),
                     ListingTerms::Auction(auction) => {
-                        self.price = Some(auction.start_price.clone());
-                        self.reserve = auction.reserve.clone();
+                        self.price = Some(auction.start_price);
+                        self.reserve = auction.reserve;
                         self.ends_at = Some(auction.ends_at);
                         self.buy_now_available = auction.buy_now.is_some();
                     }
@@ -671,7 +671,7 @@ impl Aggregate for Listing {
             } => {
                 self.status = ListingStatus::Sold;
                 self.buy_now_available = false;
-                self.price = Some(price.clone());
+                self.price = Some(price);
                 self.outcome = Some(AuctionOutcome::Sold {
                     winner_id: buyer_id,
                     price,

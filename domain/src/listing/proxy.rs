@@ -40,18 +40,18 @@ pub fn resolve(start: &Money, reserve: Option<&Money>, bids: &[Bid]) -> Resoluti
     }
     best.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
 
-    let currency = start.currency.clone();
+    let currency = start.currency;
     let Some(&(leader_id, leader_max, _)) = best.first() else {
         return Resolution {
             leader: None,
-            price: start.clone(),
+            price: *start,
             reserve_met: false,
         };
     };
     let mut price = match best.get(1) {
         None => start.minor,
         Some(&(_, runner_up_max, _)) => {
-            let runner_up = Money::from_minor(runner_up_max, currency.clone());
+            let runner_up = Money::from_minor(runner_up_max, currency);
             leader_max.min(runner_up_max + increment(&runner_up).minor)
         }
     };
@@ -60,7 +60,7 @@ pub fn resolve(start: &Money, reserve: Option<&Money>, bids: &[Bid]) -> Resoluti
         price = price.max(reserve.minor);
     }
     Resolution {
-        leader: Some((leader_id, Money::from_minor(leader_max, currency.clone()))),
+        leader: Some((leader_id, Money::from_minor(leader_max, currency))),
         price: Money::from_minor(price.max(start.minor), currency),
         reserve_met,
     }
