@@ -8,11 +8,15 @@
 //! - [`increment`]: the bid increment table.
 //! - [`clock`]: the injected source of time.
 //! - [`listing`]: the `Listing` aggregate, fixed-price and auction, with proxy bidding.
+//! - [`inventory`]: the `Inventory` aggregate, one seller's stock of one SKU.
+//! - [`order`]: the `Order` aggregate, one purchase from reserved stock to a shipped sale.
 
 pub mod clock;
 pub mod increment;
+pub mod inventory;
 pub mod listing;
 pub mod money;
+pub mod order;
 pub mod role;
 
 pub use money::{Currency, Money, MoneyError};
