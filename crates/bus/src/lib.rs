@@ -1,8 +1,10 @@
 //! Gavel's Kafka side.
 //!
 //! Client settings shared by every producer and consumer, topic naming and creation, and the
-//! readiness probe. One topic per aggregate type, the aggregate id as message key, so each
+//! readiness probe, and [`consume`] for consumer groups that handle records in order. One topic per aggregate type, the aggregate id as message key, so each
 //! aggregate's events stay ordered in one partition.
+
+mod consume;
 
 use std::time::Duration;
 
@@ -11,6 +13,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+pub use consume::{consume, Handled};
 
 /// Why Kafka could not be reached or prepared.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,11 @@ impl ReadinessProbe {
         })
         .await?
     }
+}
+
+/// The topic that carries events of `aggregate_type` (e.g. `Listing` → `<prefix>listing`).
+pub fn topic_for(prefix: &str, aggregate_type: &str) -> String {
+    format!("{prefix}{}", aggregate_type.to_lowercase())
 }
 
 /// Creates `topics` with `partitions` partitions each, leaving existing ones alone.

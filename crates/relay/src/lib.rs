@@ -75,10 +75,7 @@ struct OutboxRow {
     recorded_at: DateTime<Utc>,
 }
 
-/// The topic that carries events of `aggregate_type`.
-pub fn topic_for(prefix: &str, aggregate_type: &str) -> String {
-    format!("{prefix}{}", aggregate_type.to_lowercase())
-}
+pub use gavel_bus::topic_for;
 
 /// A relay between one event store and one Kafka cluster.
 pub struct Relay {
