@@ -9,10 +9,10 @@
 use bson::{doc, Document};
 use gavel_domain::listing::ListingEvent;
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::Database;
+use mongodb::{Collection, Database};
 
 use crate::envelope::EventEnvelope;
-use crate::listing::{change_for, ListingWrite};
+use crate::listing::change_for;
 
 /// What applying an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,34 +49,69 @@ pub enum ProjectionError {
     /// Another writer moved the document between the read and the write.
     #[error("concurrent write to {0}; retry")]
     Concurrent(String),
+    /// The envelope names an aggregate type no projection handles.
+    #[error("no read model for aggregate type {0}")]
+    UnknownAggregate(String),
     /// MongoDB failed.
     #[error("MongoDB: {0}")]
     Store(#[from] mongodb::error::Error),
 }
 
-/// Applies one `Listing` event envelope to the read models in `db`.
-pub async fn apply_listing_event(
+/// The change an event makes to the document that records its aggregate's applied sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DocumentWrite {
+    /// Insert this document (the event created the aggregate).
+    Insert(Document),
+    /// Set these fields.
+    Set(Document),
+}
+
+/// Applies one event envelope to the read models in `db`, whichever aggregate it belongs to.
+pub async fn apply_event(
     db: &Database,
     envelope: &EventEnvelope,
 ) -> Result<Applied, ProjectionError> {
-    let event: ListingEvent =
-        serde_json::from_value(envelope.payload.clone()).map_err(|source| {
-            ProjectionError::Unreadable {
-                event_type: envelope.event_type.clone(),
-                event_version: envelope.event_version.clone(),
-                source,
-            }
-        })?;
-    let id = envelope.aggregate_id.as_str();
-    let sequence = envelope.sequence;
-    let listings = db.collection::<Document>("listings");
-    let current = listings.find_one(doc! { "_id": id }).await?;
+    match envelope.aggregate_type.as_str() {
+        "Listing" => apply_listing_event(db, envelope).await,
+        "Inventory" => crate::inventory::apply_inventory_event(db, envelope).await,
+        "Order" => crate::orders::apply_order_event(db, envelope).await,
+        other => Err(ProjectionError::UnknownAggregate(other.to_string())),
+    }
+}
+
+/// Parses an envelope's payload as the event type `E`.
+pub(crate) fn parse<E: serde::de::DeserializeOwned>(
+    envelope: &EventEnvelope,
+) -> Result<E, ProjectionError> {
+    serde_json::from_value(envelope.payload.clone()).map_err(|source| ProjectionError::Unreadable {
+        event_type: envelope.event_type.clone(),
+        event_version: envelope.event_version.clone(),
+        source,
+    })
+}
+
+/// Where an event stands against its aggregate's document.
+pub(crate) enum Position {
+    /// The event is the next one; here is the document as it stands (none before the first).
+    Next(Option<Document>),
+    /// The document has applied this event already.
+    Duplicate,
+}
+
+/// Reads document `id` of `collection` and places `sequence` against the version it records:
+/// already applied, next, or past a gap (an error).
+pub(crate) async fn position(
+    collection: &Collection<Document>,
+    id: &str,
+    sequence: i64,
+) -> Result<Position, ProjectionError> {
+    let current = collection.find_one(doc! { "_id": id }).await?;
     let applied = current
         .as_ref()
         .and_then(|d| d.get_i64("version").ok())
         .unwrap_or(0);
     if applied >= sequence {
-        return Ok(Applied::Duplicate);
+        return Ok(Position::Duplicate);
     }
     if applied != sequence - 1 {
         return Err(ProjectionError::Gap {
@@ -85,8 +120,58 @@ pub async fn apply_listing_event(
             sequence,
         });
     }
+    Ok(Position::Next(current))
+}
+
+/// Writes `write` to document `id`, moving its version to `sequence` only if it is still at the
+/// one before: the last step of applying an event, after every idempotent side write.
+pub(crate) async fn write_versioned(
+    collection: &Collection<Document>,
+    id: &str,
+    sequence: i64,
+    write: DocumentWrite,
+) -> Result<Applied, ProjectionError> {
+    match write {
+        DocumentWrite::Insert(document) => match collection.insert_one(document).await {
+            Ok(_) => Ok(Applied::Applied),
+            Err(e) if is_duplicate_key(&e) => Ok(Applied::Duplicate),
+            Err(e) => Err(e.into()),
+        },
+        DocumentWrite::Set(mut set) => {
+            set.insert("version", sequence);
+            let result = collection
+                .update_one(
+                    doc! { "_id": id, "version": sequence - 1 },
+                    doc! { "$set": set },
+                )
+                .await?;
+            if result.matched_count == 1 {
+                Ok(Applied::Applied)
+            } else {
+                Err(ProjectionError::Concurrent(id.to_string()))
+            }
+        }
+    }
+}
+
+/// Applies one `Listing` event envelope to the read models in `db`.
+pub async fn apply_listing_event(
+    db: &Database,
+    envelope: &EventEnvelope,
+) -> Result<Applied, ProjectionError> {
+    let event: ListingEvent = parse(envelope)?;
+    let id = envelope.aggregate_id.as_str();
+    let sequence = envelope.sequence;
+    let listings = db.collection::<Document>("listings");
+    let current = match position(&listings, id, sequence).await? {
+        Position::Duplicate => return Ok(Applied::Duplicate),
+        Position::Next(current) => current,
+    };
     let previous_price = current.as_ref().and_then(|d| d.get_i64("price_minor").ok());
-    let change = change_for(id, sequence, &event, previous_price);
+    let mut change = change_for(id, sequence, &event, previous_price);
+    if let DocumentWrite::Insert(document) = &mut change.listing {
+        crate::inventory::add_remaining_stock(db, document).await?;
+    }
 
     let bids = db.collection::<Document>("bid_history");
     for bid in &change.bids {
@@ -106,28 +191,7 @@ pub async fn apply_listing_event(
             .upsert(true)
             .await?;
     }
-
-    match change.listing {
-        ListingWrite::Insert(document) => match listings.insert_one(document).await {
-            Ok(_) => Ok(Applied::Applied),
-            Err(e) if is_duplicate_key(&e) => Ok(Applied::Duplicate),
-            Err(e) => Err(e.into()),
-        },
-        ListingWrite::Set(mut set) => {
-            set.insert("version", sequence);
-            let result = listings
-                .update_one(
-                    doc! { "_id": id, "version": sequence - 1 },
-                    doc! { "$set": set },
-                )
-                .await?;
-            if result.matched_count == 1 {
-                Ok(Applied::Applied)
-            } else {
-                Err(ProjectionError::Concurrent(id.to_string()))
-            }
-        }
-    }
+    write_versioned(&listings, id, sequence, change.listing).await
 }
 
 fn is_duplicate_key(error: &mongodb::error::Error) -> bool {

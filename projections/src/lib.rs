@@ -6,14 +6,18 @@
 //! transactions, no change streams, no `$lookup`, no text indexes.
 //!
 //! - [`listing`]: what each listing event changes (pure: event in, document changes out).
+//! - [`inventory`]: stock levels per seller SKU, and the remaining stock shown on listings.
+//! - [`orders`]: one document per order, for buyers and sellers.
 //! - [`apply`]: writing those changes exactly once in effect, with gap detection.
 //! - [`store`]: the database, its collections and indexes.
 
 pub mod apply;
 pub mod envelope;
+pub mod inventory;
 pub mod listing;
+pub mod orders;
 pub mod store;
 
-pub use apply::{apply_listing_event, Applied, ProjectionError};
+pub use apply::{apply_event, apply_listing_event, Applied, ProjectionError};
 pub use envelope::EventEnvelope;
 pub use store::{ReadStore, ReadStoreError};

@@ -10,26 +10,19 @@ use gavel_domain::listing::{
 use gavel_domain::Money;
 use sha2::{Digest, Sha256};
 
+use crate::apply::DocumentWrite;
+
 /// What one event changes in the read models.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListingChange {
     /// For the creating event, the whole new listing document; otherwise the fields to set.
-    pub listing: ListingWrite,
+    pub listing: DocumentWrite,
     /// Documents to upsert by `_id` into the bid history.
     pub bids: Vec<Document>,
     /// `_id`s of bid-history documents to mark retracted.
     pub retracted_bids: Vec<String>,
     /// A point to upsert into the price history, if the price changed.
     pub price_point: Option<Document>,
-}
-
-/// The change to the listing document itself.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ListingWrite {
-    /// Insert this document (the event created the listing).
-    Insert(Document),
-    /// Set these fields.
-    Set(Document),
 }
 
 /// The pseudonym a bidder shows under on one auction: stable for that auction, unrelated across
@@ -92,7 +85,7 @@ pub fn change_for(
     previous_price_minor: Option<i64>,
 ) -> ListingChange {
     let mut change = ListingChange {
-        listing: ListingWrite::Set(Document::new()),
+        listing: DocumentWrite::Set(Document::new()),
         bids: vec![],
         retracted_bids: vec![],
         price_point: None,
@@ -157,24 +150,24 @@ pub fn change_for(
                 "currency": price.currency.code(),
                 "price_minor": price.minor,
             });
-            change.listing = ListingWrite::Insert(document);
+            change.listing = DocumentWrite::Insert(document);
             change.price_point = Some(price_point(
                 listing_id, sequence, price, created_at, "listed",
             ));
         }
         ListingEvent::ListingRepriced { new_price, at, .. } => {
             change.listing =
-                ListingWrite::Set(doc! { "price_minor": new_price.minor, "updated_at": time(at) });
+                DocumentWrite::Set(doc! { "price_minor": new_price.minor, "updated_at": time(at) });
             price_moved(new_price, at, "repriced", &mut change);
         }
         ListingEvent::ListingWithdrawn { at } => {
             change.listing =
-                ListingWrite::Set(doc! { "status": "withdrawn", "updated_at": time(at) });
+                DocumentWrite::Set(doc! { "status": "withdrawn", "updated_at": time(at) });
         }
         ListingEvent::ReserveLowered { state, at, .. } => {
             let mut set = auction_fields(listing_id, state);
             set.insert("updated_at", time(at));
-            change.listing = ListingWrite::Set(set);
+            change.listing = DocumentWrite::Set(set);
             price_moved(&state.price, at, "reserve_lowered", &mut change);
         }
         ListingEvent::BidPlaced {
@@ -186,7 +179,7 @@ pub fn change_for(
         } => {
             let mut set = auction_fields(listing_id, state);
             set.insert("updated_at", time(placed_at));
-            change.listing = ListingWrite::Set(set);
+            change.listing = DocumentWrite::Set(set);
             change.bids.push(doc! {
                 "_id": bid_id.to_string(),
                 "listing_id": listing_id,
@@ -200,14 +193,14 @@ pub fn change_for(
             price_moved(&state.price, placed_at, "bid", &mut change);
         }
         ListingEvent::AuctionExtended { new_ends_at, .. } => {
-            change.listing = ListingWrite::Set(doc! { "ends_at": time(new_ends_at) });
+            change.listing = DocumentWrite::Set(doc! { "ends_at": time(new_ends_at) });
         }
         ListingEvent::BidsRetracted {
             bid_ids, state, at, ..
         } => {
             let mut set = auction_fields(listing_id, state);
             set.insert("updated_at", time(at));
-            change.listing = ListingWrite::Set(set);
+            change.listing = DocumentWrite::Set(set);
             change.retracted_bids = bid_ids.iter().map(ToString::to_string).collect();
             price_moved(&state.price, at, "retraction", &mut change);
         }
@@ -216,7 +209,7 @@ pub fn change_for(
             price,
             at,
         } => {
-            change.listing = ListingWrite::Set(doc! {
+            change.listing = DocumentWrite::Set(doc! {
                 "status": "sold",
                 "price_minor": price.minor,
                 "buy_now_available": false,
@@ -239,7 +232,7 @@ pub fn change_for(
                     } },
                 ),
             };
-            change.listing = ListingWrite::Set(
+            change.listing = DocumentWrite::Set(
                 doc! { "status": status, "outcome": outcome, "updated_at": time(at) },
             );
         }
@@ -283,7 +276,7 @@ mod tests {
             !rendered.contains(&bidder.to_string()),
             "the bidder id leaked"
         );
-        let ListingWrite::Set(set) = change.listing else {
+        let DocumentWrite::Set(set) = change.listing else {
             panic!("expected a set")
         };
         assert_eq!(set.get_i64("price_minor").unwrap(), 18_250);

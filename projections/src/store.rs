@@ -27,11 +27,24 @@ const COLLECTIONS: &[CollectionSpec] = &[
             ("status_price", &[("status", 1), ("price_minor", 1)]),
             ("brand_reference", &[("brand", 1), ("reference", 1)]),
             ("seller", &[("seller_id", 1)]),
+            ("seller_sku", &[("seller_id", 1), ("sku", 1)]),
         ],
     },
     CollectionSpec {
         name: "bid_history",
         indexes: &[("listing_placed", &[("listing_id", 1), ("placed_at", 1)])],
+    },
+    CollectionSpec {
+        name: "inventory",
+        indexes: &[("seller_sku", &[("seller_id", 1), ("sku", 1)])],
+    },
+    CollectionSpec {
+        name: "orders",
+        indexes: &[
+            ("buyer_placed", &[("buyer_id", 1), ("placed_at", -1)]),
+            ("seller_placed", &[("seller_id", 1), ("placed_at", -1)]),
+            ("status_expires", &[("status", 1), ("expires_at", 1)]),
+        ],
     },
     CollectionSpec {
         name: "price_history",

@@ -173,6 +173,17 @@ where
         })
     }
 
+    /// The aggregate's current state and version, from its cached state brought up to date: what
+    /// a command arriving now would be checked against.
+    pub async fn current(&self, id: &str) -> Result<(A, usize), CommandError<A::Error>> {
+        let slot = self.slots.get_with_by_ref(id, Default::default);
+        let mut cached = slot.lock().await;
+        let current = self.catch_up(id, cached.take()).await?;
+        let answer = (current.aggregate.clone(), current.sequence);
+        *cached = Some(current);
+        Ok(answer)
+    }
+
     /// The aggregate's current state and version, rebuilt from every stored event (no cache), as
     /// an auditor would.
     pub async fn replay(&self, id: &str) -> Result<(A, usize), CommandError<A::Error>> {

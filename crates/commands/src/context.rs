@@ -14,8 +14,9 @@ pub struct CommandContext {
     pub at: DateTime<Utc>,
     /// Ties together everything done on behalf of one client request.
     pub correlation_id: Uuid,
-    /// The event or request that caused this command, if any.
-    pub causation_id: Option<Uuid>,
+    /// The event or request that caused this command, if any (for an event:
+    /// `<aggregate type>:<aggregate id>:<sequence>`).
+    pub causation_id: Option<String>,
     /// The client's idempotency key, when it sent one.
     pub idempotency_key: Option<String>,
 }
@@ -47,8 +48,8 @@ impl CommandContext {
         if let Some(user_id) = self.user_id {
             metadata.insert("user_id".into(), user_id.to_string());
         }
-        if let Some(causation_id) = self.causation_id {
-            metadata.insert("causation_id".into(), causation_id.to_string());
+        if let Some(causation_id) = &self.causation_id {
+            metadata.insert("causation_id".into(), causation_id.clone());
         }
         if let Some(key) = &self.idempotency_key {
             metadata.insert("idempotency_key".into(), key.clone());
