@@ -1,21 +1,25 @@
 //! Gavel's HTTP surface.
 //!
 //! One axum router serves the GraphQL API (`/graphql`, with the GraphiQL page on GET), liveness
-//! (`/healthz`) and readiness (`/readyz`, every backing service checked). The API is stateless:
+//! (`/healthz`), readiness (`/readyz`, every backing service checked) and the payment provider's
+//! signed webhooks (`/webhooks/payments`). The API is stateless:
 //! scale it by running more copies.
 
 pub mod auth;
 mod graphql;
 mod health;
+pub mod payments;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use gavel_bus::ReadinessProbe;
 use gavel_commands::CommandBus;
 use gavel_domain::clock::Clock;
+use gavel_domain::inventory::Inventory;
 use gavel_domain::listing::Listing;
+use gavel_domain::order::Order;
 use gavel_projections::ReadStore;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -38,6 +42,14 @@ pub struct AppState {
     pub schema: GavelSchema,
     /// Runs listing commands against the event store.
     pub listings: Arc<CommandBus<Listing>>,
+    /// Runs stock commands against the event store.
+    pub inventory: Arc<CommandBus<Inventory>>,
+    /// Runs order commands against the event store.
+    pub orders: Arc<CommandBus<Order>>,
+    /// How long a purchase's reserved stock waits for payment.
+    pub payment_timeout: chrono::Duration,
+    /// Checks the signatures of payment webhooks.
+    pub webhooks: payments::WebhookKey,
     /// The clock commands are stamped with.
     pub clock: Arc<dyn Clock>,
 }
@@ -52,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/graphql", get(graphql::graphiql).post(graphql::handle))
+        .route("/webhooks/payments", post(payments::receive))
         .with_state(state)
         .layer(TraceLayer::new_for_http())
 }

@@ -32,10 +32,19 @@ pub struct Settings {
     /// HS256 secret that signs and checks bearer tokens. The default is for local development
     /// only; every real deployment sets its own.
     pub jwt_secret: String,
+    /// Secret shared with the payment provider: webhooks are signed with it (HMAC-SHA256). The
+    /// default is for local development only.
+    pub payment_webhook_secret: String,
+    /// How long a purchase's reserved stock waits for payment before the order expires and the
+    /// stock is released, in seconds.
+    pub payment_timeout_secs: u64,
 }
 
 /// The token secret used when none is configured; fine on a laptop, never in production.
 pub const DEVELOPMENT_JWT_SECRET: &str = "gavel-local-development-secret";
+
+/// The webhook secret used when none is configured; fine on a laptop, never in production.
+pub const DEVELOPMENT_WEBHOOK_SECRET: &str = "gavel-local-webhook-secret";
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +67,8 @@ impl Default for Settings {
             api_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             log_format: LogFormat::Pretty,
             jwt_secret: DEVELOPMENT_JWT_SECRET.into(),
+            payment_webhook_secret: DEVELOPMENT_WEBHOOK_SECRET.into(),
+            payment_timeout_secs: 15 * 60,
         }
     }
 }

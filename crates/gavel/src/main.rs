@@ -31,7 +31,9 @@ enum Command {
     Relay,
     /// Apply Kafka events to the MongoDB read models.
     Project,
-    /// Close auctions when they end.
+    /// Drive purchases: place orders for reserved stock, ship paid ones, release unpaid ones.
+    Purchases,
+    /// Close auctions when they end, and expire unpaid orders.
     Scheduler,
     /// Create or update the event-store tables, the outbox, and the read-model collections.
     Migrate,
@@ -60,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Api => roles::api(&settings).await,
         Command::Relay => roles::relay(&settings).await,
         Command::Project => roles::project(&settings).await,
+        Command::Purchases => roles::purchases(&settings).await,
         Command::Scheduler => roles::scheduler(&settings).await,
         Command::Migrate => roles::migrate(&settings).await,
         Command::All => roles::all(&settings).await,

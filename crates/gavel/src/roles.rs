@@ -5,19 +5,23 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use gavel_api::auth::{Role, TokenKeys};
+use gavel_api::payments::WebhookKey;
 use gavel_api::AppState;
 use gavel_bus::ReadinessProbe;
 use gavel_commands::{CommandBus, RetryPolicy};
 use gavel_config::Settings;
 use gavel_domain::clock::{Clock, SystemClock};
+use gavel_domain::inventory::{Inventory, InventoryServices};
 use gavel_domain::listing::{Listing, ListingServices};
+use gavel_domain::order::{Order, OrderServices};
 use gavel_projections::ReadStore;
+use gavel_purchases::PurchaseProcess;
 use gavel_relay::Relay;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-/// How many listings each process keeps in its command cache.
-const LISTING_CACHE: u64 = 10_000;
+/// How many aggregates of each type each process keeps in its command cache.
+const COMMAND_CACHE: u64 = 10_000;
 
 /// The connections and shared parts a role needs, made once per process.
 struct Parts {
@@ -25,6 +29,8 @@ struct Parts {
     read_store: ReadStore,
     clock: Arc<dyn Clock>,
     listings: Arc<CommandBus<Listing>>,
+    inventory: Arc<CommandBus<Inventory>>,
+    orders: Arc<CommandBus<Order>>,
 }
 
 impl Parts {
@@ -38,7 +44,23 @@ impl Parts {
             ListingServices {
                 clock: clock.clone(),
             },
-            LISTING_CACHE,
+            COMMAND_CACHE,
+            RetryPolicy::default(),
+        ));
+        let inventory = Arc::new(CommandBus::new(
+            pool.clone(),
+            InventoryServices {
+                clock: clock.clone(),
+            },
+            COMMAND_CACHE,
+            RetryPolicy::default(),
+        ));
+        let orders = Arc::new(CommandBus::new(
+            pool.clone(),
+            OrderServices {
+                clock: clock.clone(),
+            },
+            COMMAND_CACHE,
             RetryPolicy::default(),
         ));
         Ok(Self {
@@ -46,6 +68,8 @@ impl Parts {
             read_store,
             clock,
             listings,
+            inventory,
+            orders,
         })
     }
 }
@@ -84,6 +108,10 @@ async fn serve_api(
         tokens: TokenKeys::new(&settings.jwt_secret),
         schema: gavel_api::build_schema(),
         listings: parts.listings.clone(),
+        inventory: parts.inventory.clone(),
+        orders: parts.orders.clone(),
+        payment_timeout: payment_timeout(settings),
+        webhooks: WebhookKey::new(&settings.payment_webhook_secret),
         clock: parts.clock.clone(),
     };
     let listener = tokio::net::TcpListener::bind(settings.api_listen)
@@ -139,11 +167,45 @@ async fn run_projector(
     Ok(())
 }
 
-/// `gavel scheduler`: closes auctions when they end, until Ctrl-C or SIGTERM.
+fn payment_timeout(settings: &Settings) -> chrono::Duration {
+    chrono::Duration::seconds(settings.payment_timeout_secs.min(i64::MAX as u64) as i64)
+}
+
+/// `gavel purchases`: drives purchases from reserved stock to shipped sales, until Ctrl-C or
+/// SIGTERM.
+pub async fn purchases(settings: &Settings) -> anyhow::Result<()> {
+    let parts = Parts::new(settings).await?;
+    run_purchases(settings, &parts, shutdown_signal()).await
+}
+
+async fn run_purchases(
+    settings: &Settings,
+    parts: &Parts,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let process = PurchaseProcess {
+        inventory: parts.inventory.clone(),
+        orders: parts.orders.clone(),
+        payment_timeout: payment_timeout(settings),
+        clock: parts.clock.clone(),
+    };
+    gavel_purchases::run(
+        process,
+        &settings.kafka_brokers,
+        &settings.kafka_topic_prefix,
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `gavel scheduler`: closes auctions and expires unpaid orders when their time is up, until
+/// Ctrl-C or SIGTERM.
 pub async fn scheduler(settings: &Settings) -> anyhow::Result<()> {
     let parts = Parts::new(settings).await?;
     gavel_scheduler::run(
         parts.listings.clone(),
+        parts.orders.clone(),
         parts.read_store.clone(),
         parts.clock.clone(),
         shutdown_signal(),
@@ -166,19 +228,21 @@ pub async fn all(settings: &Settings) -> anyhow::Result<()> {
             let _ = stopped.wait_for(|stop| *stop).await;
         }
     };
-    let (_, api, relay, projector, ()) = tokio::join!(
+    let (_, api, relay, projector, purchases, ()) = tokio::join!(
         signal,
         serve_api(settings, &parts, when_stopped()),
         run_relay(settings, &parts, when_stopped()),
         run_projector(settings, &parts, when_stopped()),
+        run_purchases(settings, &parts, when_stopped()),
         gavel_scheduler::run(
             parts.listings.clone(),
+            parts.orders.clone(),
             parts.read_store.clone(),
             parts.clock.clone(),
             when_stopped(),
         ),
     );
-    api.and(relay).and(projector)
+    api.and(relay).and(projector).and(purchases)
 }
 
 /// `gavel token`: prints a bearer token for local development and tests.

@@ -112,8 +112,15 @@ pub struct Listing {
     pub description: String,
     /// Image URLs.
     pub image_urls: Vec<String>,
-    /// Number of identical items (fixed price).
+    /// Number of identical items (fixed price); with a SKU, the most one order may take.
     pub quantity: Option<i64>,
+    /// The seller's SKU the stock comes from (fixed price linked to inventory).
+    pub sku: Option<String>,
+    /// Units buyers can still buy, when the listing is linked to a SKU.
+    pub remaining_stock: Option<i64>,
+    /// Whether a listing linked to a SKU has no stock left.
+    #[serde(default)]
+    pub sold_out: bool,
     /// Live bids (auction).
     #[serde(default)]
     pub bid_count: i64,

@@ -4,12 +4,15 @@ mod listing;
 mod money;
 mod mutations;
 mod pagination;
+mod purchases;
 mod queries;
 mod user_error;
 
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SimpleObject, ID};
+use async_graphql::{
+    Context, EmptySubscription, MergedObject, Object, Result, Schema, SimpleObject, ID,
+};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -19,7 +22,8 @@ use crate::auth::Viewer;
 use crate::{AppState, IdempotencyKey};
 
 pub use listing::Listing;
-pub use mutations::MutationRoot;
+pub use mutations::ListingMutations;
+pub use purchases::{PurchaseMutations, PurchaseQueries};
 pub use queries::{ListingFilter, ListingSort, ListingTotals, READ_YOUR_WRITES_BOUND};
 pub use user_error::UserError;
 
@@ -27,10 +31,21 @@ pub use user_error::UserError;
 pub type GavelSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Root of every query.
-pub struct QueryRoot;
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(CoreQueries, PurchaseQueries);
 
-#[Object(name = "Query")]
-impl QueryRoot {
+/// Root of every mutation.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(ListingMutations, PurchaseMutations);
+
+/// The server, the caller and listings.
+#[derive(Default)]
+pub struct CoreQueries;
+
+#[Object]
+impl CoreQueries {
     /// The version of the Gavel server answering.
     async fn server_version(&self) -> &'static str {
         env!("CARGO_PKG_VERSION")
@@ -87,10 +102,14 @@ pub struct Me {
 
 /// Builds the schema with its limits; the SDL in `schema/graphql/` is generated from it.
 pub fn build_schema() -> GavelSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .limit_depth(12)
-        .limit_complexity(2_000)
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(12)
+    .limit_complexity(2_000)
+    .finish()
 }
 
 /// `POST /graphql`: runs a request as the caller named by its bearer token. A bad token is a

@@ -4,7 +4,8 @@
 
 use async_graphql::{Context, Enum, Error, ErrorExtensions, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
-use gavel_commands::{CommandContext, CommandError};
+use cqrs_es::Aggregate;
+use gavel_commands::{Accepted, CommandBus, CommandContext, CommandError};
 use gavel_domain::listing::{
     Actor, AuctionTerms, BuyNowPolicy, ClosePolicy, Condition as DomainCondition, FixedPriceTerms,
     ItemDetails, ListingCommand, DEFAULT_SOFT_CLOSE_SECS,
@@ -66,49 +67,82 @@ impl ListingPayload {
 /// Runs `command` on listing `id` for the caller and turns the outcome into a payload.
 async fn execute(ctx: &Context<'_>, id: Uuid, command: ListingCommand) -> Result<ListingPayload> {
     let state = ctx.data::<AppState>()?;
-    let viewer = ctx.data_opt::<Viewer>();
-    let mut context = CommandContext::new(viewer.map(|v| v.user_id), state.clock.now());
-    context.idempotency_key = ctx.data_opt::<IdempotencyKey>().map(|key| key.0.clone());
-    match state
-        .listings
-        .execute(&id.to_string(), command, &context)
-        .await
-    {
-        Ok(accepted) => Ok(ListingPayload {
+    let outcome = run_command(
+        ctx,
+        &state.listings,
+        &id.to_string(),
+        command,
+        |rejection| {
+            UserError::new(
+                rejection.code(),
+                rejection.field().map(|f| format!("input.{f}")).as_deref(),
+                rejection.to_string(),
+            )
+        },
+    )
+    .await?;
+    Ok(match outcome {
+        Ok(accepted) => ListingPayload {
             listing_id: Some(id.to_string()),
             version: Some(accepted.version as i64),
             user_errors: vec![],
-        }),
-        Err(CommandError::Rejected(rejection)) => Ok(ListingPayload::refused(UserError::new(
-            rejection.code(),
-            rejection.field().map(|f| format!("input.{f}")).as_deref(),
-            rejection.to_string(),
-        ))),
+        },
+        Err(error) => ListingPayload::refused(error),
+    })
+}
+
+/// Runs `command` on aggregate `id` through `bus` as the caller, with the request's idempotency
+/// key. Answers what the aggregate accepted, or the user error `reject` makes of a business
+/// rejection; contention and outages are top-level errors (`TOO_BUSY`, `UNAVAILABLE`).
+pub(super) async fn run_command<A>(
+    ctx: &Context<'_>,
+    bus: &CommandBus<A>,
+    id: &str,
+    command: A::Command,
+    reject: impl FnOnce(&A::Error) -> UserError,
+) -> Result<std::result::Result<Accepted<A>, UserError>>
+where
+    A: Aggregate + Clone + 'static,
+    A::Command: Clone,
+{
+    let state = ctx.data::<AppState>()?;
+    let viewer = ctx.data_opt::<Viewer>();
+    let mut context = CommandContext::new(viewer.map(|v| v.user_id), state.clock.now());
+    context.idempotency_key = ctx.data_opt::<IdempotencyKey>().map(|key| key.0.clone());
+    match bus.execute(id, command, &context).await {
+        Ok(accepted) => Ok(Ok(accepted)),
+        Err(CommandError::Rejected(rejection)) => Ok(Err(reject(&rejection))),
         Err(error @ CommandError::Contended { .. }) => {
             Err(Error::new(error.to_string()).extend_with(|_, e| e.set("code", "TOO_BUSY")))
         }
-        Err(CommandError::Store(message)) => {
-            tracing::error!(%message, "event store failure");
-            Err(Error::new("the event store is unavailable; try again")
-                .extend_with(|_, e| e.set("code", "UNAVAILABLE")))
-        }
+        Err(CommandError::Store(message)) => Err(unavailable(&message)),
     }
 }
 
+/// The top-level error for an event-store outage; the details go to the log, not the client.
+pub(super) fn unavailable(message: &str) -> Error {
+    tracing::error!(%message, "event store failure");
+    Error::new("the event store is unavailable; try again")
+        .extend_with(|_, e| e.set("code", "UNAVAILABLE"))
+}
+
 /// The caller as a domain actor; mutations need a signed-in user.
-fn actor(ctx: &Context<'_>) -> Result<Actor> {
+pub(super) fn actor(ctx: &Context<'_>) -> Result<Actor> {
     let viewer = ctx.data_opt::<Viewer>().ok_or_else(|| {
         Error::new("sign in to do this").extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
     })?;
     Ok(Actor::new(viewer.user_id, viewer.roles.iter().copied()))
 }
 
-fn listing_uuid(id: &ID) -> std::result::Result<Uuid, UserError> {
+pub(super) fn listing_uuid(id: &ID) -> std::result::Result<Uuid, UserError> {
     Uuid::parse_str(id)
         .map_err(|_| UserError::new("INVALID_INPUT", Some("input.listingId"), "not a listing id"))
 }
 
-fn money(input: &MoneyInput, field: &str) -> std::result::Result<gavel_domain::Money, UserError> {
+pub(super) fn money(
+    input: &MoneyInput,
+    field: &str,
+) -> std::result::Result<gavel_domain::Money, UserError> {
     input.parse().map_err(|e| {
         UserError::new(
             "INVALID_INPUT",
@@ -275,11 +309,12 @@ pub struct ListingIdInput {
     pub listing_id: ID,
 }
 
-/// Every mutation.
-pub struct MutationRoot;
+/// Listing mutations.
+#[derive(Default)]
+pub struct ListingMutations;
 
-#[Object(name = "Mutation")]
-impl MutationRoot {
+#[Object]
+impl ListingMutations {
     /// Publishes a listing (verified sellers only).
     async fn create_listing(
         &self,

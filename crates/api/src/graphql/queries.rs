@@ -7,6 +7,7 @@ use async_graphql::{Context, Enum, InputObject, Result, SimpleObject, ID};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::options::FindOptions;
+use serde::de::DeserializeOwned;
 
 use super::listing::{Condition, Listing, ListingFormat, ListingStatus};
 use super::money::MoneyInput;
@@ -23,26 +24,41 @@ pub async fn load_listing(
     id: &str,
     min_version: Option<i64>,
 ) -> Result<Option<Listing>> {
+    Ok(load_fresh::<Listing>(state, "listings", id, min_version)
+        .await?
+        .map(|(mut listing, stale)| {
+            listing.stale = stale;
+            listing
+        }))
+}
+
+/// Reads document `id` of `collection` as a `T`. With `min_version`, polls until the document's
+/// `version` reaches it or [`READ_YOUR_WRITES_BOUND`] passes; the flag says whether it fell short
+/// (stale).
+pub async fn load_fresh<T: DeserializeOwned>(
+    state: &AppState,
+    collection: &str,
+    id: &str,
+    min_version: Option<i64>,
+) -> Result<Option<(T, bool)>> {
     let collection = state
         .read_store
         .database()
-        .collection::<Document>("listings");
+        .collection::<Document>(collection);
     let deadline = Instant::now() + READ_YOUR_WRITES_BOUND;
     loop {
         let found = collection.find_one(doc! { "_id": id }).await?;
-        let listing = found
-            .map(mongodb::bson::from_document::<Listing>)
-            .transpose()?;
-        let reached = match (&listing, min_version) {
+        let version = found.as_ref().and_then(|d| d.get_i64("version").ok());
+        let reached = match (version, min_version) {
             (_, None) => true,
-            (Some(listing), Some(wanted)) => listing.version >= wanted,
+            (Some(version), Some(wanted)) => version >= wanted,
             (None, Some(_)) => false,
         };
         if reached || Instant::now() >= deadline {
-            return Ok(listing.map(|mut listing| {
-                listing.stale = !reached;
-                listing
-            }));
+            return Ok(found
+                .map(mongodb::bson::from_document::<T>)
+                .transpose()?
+                .map(|view| (view, !reached)));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
