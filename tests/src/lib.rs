@@ -5,7 +5,9 @@
 //! database, so tests run in parallel without seeing each other's data. Tests that need to stop a
 //! service start a private stack of their own ([`PrivateStack`]).
 
+pub mod payments;
 mod private_stack;
+mod process;
 pub mod tally;
 mod wait;
 
@@ -14,31 +16,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gavel_api::auth::{Role, TokenKeys};
+use gavel_api::payments::WebhookKey;
 use gavel_api::AppState;
 use gavel_bus::ReadinessProbe;
 use gavel_commands::{CommandBus, RetryPolicy};
 use gavel_config::Settings;
 use gavel_domain::clock::ManualClock;
+use gavel_domain::inventory::InventoryServices;
 use gavel_domain::listing::ListingServices;
+use gavel_domain::order::OrderServices;
 use gavel_projections::ReadStore;
+use gavel_purchases::PurchaseProcess;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 pub use private_stack::PrivateStack;
+pub use process::RoleProcess;
 pub use wait::wait_until;
 
-/// Waits until the projector's consumer group is stable with a member, so that a test's first
+/// Waits until consumer group `group` is stable with a member, so that a test's first
 /// read-your-writes query is not spent waiting for the group to form.
-async fn wait_for_projector_group(settings: &Settings) {
+pub async fn wait_for_consumer_group(settings: &Settings, group: &str) {
     let consumer: BaseConsumer = gavel_bus::client_config(&settings.kafka_brokers)
         .create()
         .expect("kafka admin consumer");
     let consumer = Arc::new(consumer);
-    let group = gavel_projector::group_id(&settings.kafka_topic_prefix);
+    let group = group.to_string();
     wait_until(
-        "the projector's consumer group to be stable",
+        &format!("consumer group {group} to be stable"),
         Duration::from_secs(60),
         || {
             let consumer = consumer.clone();
@@ -128,18 +135,31 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
 }
 
+/// Which background roles a [`TestApp`] runs next to the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roles {
+    /// The API alone.
+    ApiOnly,
+    /// The API, relay, projector, scheduler and purchase process.
+    All,
+    /// Everything but the purchase process, for tests that run it as a real process.
+    AllButPurchases,
+}
+
 impl TestApp {
     /// Starts the API alone (no relay, projector or scheduler) with `settings`.
     pub async fn spawn(settings: &Settings) -> Self {
-        Self::start(settings, false).await
+        Self::start(settings, Roles::ApiOnly).await
     }
 
     /// Starts the API with the relay, the projector and the scheduler.
     pub async fn spawn_pipeline(settings: &Settings) -> Self {
-        Self::start(settings, true).await
+        Self::start(settings, Roles::All).await
     }
 
-    async fn start(settings: &Settings, pipeline: bool) -> Self {
+    /// Starts the API with `roles` beside it.
+    pub async fn start(settings: &Settings, roles: Roles) -> Self {
+        let pipeline = roles != Roles::ApiOnly;
         let pool = postgres_pool(settings);
         let read_store = ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database)
             .await
@@ -154,6 +174,23 @@ impl TestApp {
             1_000,
             RetryPolicy::default(),
         ));
+        let inventory = Arc::new(CommandBus::new(
+            pool.clone(),
+            InventoryServices {
+                clock: clock.clone(),
+            },
+            1_000,
+            RetryPolicy::default(),
+        ));
+        let orders = Arc::new(CommandBus::new(
+            pool.clone(),
+            OrderServices {
+                clock: clock.clone(),
+            },
+            1_000,
+            RetryPolicy::default(),
+        ));
+        let payment_timeout = chrono::Duration::seconds(settings.payment_timeout_secs as i64);
         let state = AppState {
             postgres: pool.clone(),
             kafka: Arc::new(ReadinessProbe::new(&settings.kafka_brokers).expect("kafka client")),
@@ -161,6 +198,10 @@ impl TestApp {
             tokens: TokenKeys::new(&settings.jwt_secret),
             schema: gavel_api::build_schema(),
             listings: listings.clone(),
+            inventory: inventory.clone(),
+            orders: orders.clone(),
+            payment_timeout,
+            webhooks: WebhookKey::new(&settings.payment_webhook_secret),
             clock: clock.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -195,13 +236,34 @@ impl TestApp {
                         .expect("projector");
                 }
             });
+            if roles == Roles::All {
+                let process = PurchaseProcess {
+                    inventory,
+                    orders: orders.clone(),
+                    payment_timeout,
+                    clock: clock.clone(),
+                };
+                let brokers = settings.kafka_brokers.clone();
+                let prefix = settings.kafka_topic_prefix.clone();
+                let stopped = when_stopped();
+                tokio::spawn(async move {
+                    gavel_purchases::run(process, &brokers, &prefix, stopped)
+                        .await
+                        .expect("purchase process");
+                });
+            }
             tokio::spawn(gavel_scheduler::run(
                 listings,
+                orders,
                 read_store,
                 clock.clone(),
                 when_stopped(),
             ));
-            wait_for_projector_group(settings).await;
+            let prefix = &settings.kafka_topic_prefix;
+            wait_for_consumer_group(settings, &gavel_projector::group_id(prefix)).await;
+            if roles == Roles::All {
+                wait_for_consumer_group(settings, &gavel_purchases::group_id(prefix)).await;
+            }
         }
         Self {
             address,

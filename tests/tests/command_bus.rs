@@ -80,7 +80,7 @@ async fn events_carry_who_when_and_why() {
     let bus = CommandBus::<Tally>::new(pool.clone(), (), 100, RetryPolicy::default());
     let mut context = context();
     context.idempotency_key = Some("client-key-1".into());
-    context.causation_id = Some(uuid::Uuid::now_v7());
+    context.causation_id = Some(format!("Listing:{}:1", uuid::Uuid::now_v7()));
     bus.execute("t", Add(1), &context).await.unwrap();
     let metadata: serde_json::Value = sqlx::query_scalar("SELECT metadata::jsonb FROM events")
         .fetch_one(&pool)
@@ -93,7 +93,7 @@ async fn events_carry_who_when_and_why() {
     );
     assert_eq!(
         metadata["causation_id"],
-        context.causation_id.unwrap().to_string()
+        context.causation_id.clone().unwrap()
     );
     assert_eq!(metadata["idempotency_key"], "client-key-1");
     assert!(metadata["recorded_at"].as_str().unwrap().ends_with('Z'));

@@ -3,7 +3,6 @@
 //! repeat events, never skip or reorder them), and the read models equal a fresh replay.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::SecondsFormat;
@@ -11,45 +10,12 @@ use futures::TryStreamExt;
 use gavel_api::auth::Role as UserRole;
 use gavel_projections::{apply_listing_event, EventEnvelope, ReadStore};
 use gavel_tests::{
-    gavel_binary, isolated_settings, postgres_pool, stack_settings, unique_name, wait_until,
-    TestApp,
+    isolated_settings, postgres_pool, stack_settings, unique_name, wait_until, RoleProcess, TestApp,
 };
 use mongodb::bson::{doc, Document};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::Message;
 use serde_json::json;
-
-/// A role's process, killed when the test ends however it ends.
-struct Role(Child);
-
-impl Role {
-    fn sigkill(&mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_role(role: &str, settings: &gavel_config::Settings) -> Role {
-    let child = Command::new(gavel_binary())
-        .arg(role)
-        .env("GAVEL_POSTGRES_URL", &settings.postgres_url)
-        .env("GAVEL_KAFKA_BROKERS", &settings.kafka_brokers)
-        .env("GAVEL_KAFKA_TOPIC_PREFIX", &settings.kafka_topic_prefix)
-        .env("GAVEL_MONGODB_URL", &settings.mongodb_url)
-        .env("GAVEL_MONGODB_DATABASE", &settings.mongodb_database)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting gavel {role}: {e}"));
-    Role(child)
-}
 
 async fn documents(store: &ReadStore, collection: &str) -> Vec<Document> {
     store
@@ -68,8 +34,8 @@ async fn documents(store: &ReadStore, collection: &str) -> Vec<Document> {
 async fn killed_relay_and_projector_lose_nothing() {
     let settings = isolated_settings(&stack_settings()).await;
     let app = TestApp::spawn(&settings).await;
-    let mut relay = spawn_role("relay", &settings);
-    let mut projector = spawn_role("project", &settings);
+    let mut relay = RoleProcess::spawn("relay", &settings);
+    let mut projector = RoleProcess::spawn("project", &settings);
 
     let seller = app.user(&[UserRole::VerifiedSeller]);
     let bidders = [app.user(&[UserRole::Buyer]), app.user(&[UserRole::Buyer])];
@@ -99,11 +65,11 @@ async fn killed_relay_and_projector_lose_nothing() {
     for round in 0..rounds {
         if round == rounds / 3 {
             relay.sigkill();
-            relay = spawn_role("relay", &settings);
+            relay = RoleProcess::spawn("relay", &settings);
         }
         if round == 2 * rounds / 3 {
             projector.sigkill();
-            projector = spawn_role("project", &settings);
+            projector = RoleProcess::spawn("project", &settings);
         }
         for id in &auctions {
             let amount = format!("{}.00", 100 + round * 10);
