@@ -167,6 +167,15 @@ impl Money {
         Ok(Money::from_minor(minor, self.currency))
     }
 
+    /// `self × count`, e.g. a unit price times a quantity.
+    pub fn checked_times(&self, count: u32) -> Result<Money, MoneyError> {
+        let minor = self
+            .minor
+            .checked_mul(i64::from(count))
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money::from_minor(minor, self.currency))
+    }
+
     /// Fails unless `other` is in the same currency.
     pub fn same_currency(&self, other: &Money) -> Result<(), MoneyError> {
         if self.currency == other.currency {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::inventory::InventoryEvent;
 use crate::money::Money;
 
 /// What the order's rules need from outside.
@@ -60,6 +61,44 @@ pub struct PlacedOrder {
     pub reserved_at: DateTime<Utc>,
     /// When an unpaid order expires.
     pub expires_at: DateTime<Utc>,
+}
+
+impl PlacedOrder {
+    /// The order a stock reservation stands for: `event` is a `StockReserved` of `seller_id`'s
+    /// `sku`, and an unpaid order expires `payment_timeout` after it. Both the API (which places
+    /// the order right after reserving) and the purchase process (which places it if the API did
+    /// not get to) build it here, so they place the same order.
+    pub fn for_reservation(
+        event: &InventoryEvent,
+        seller_id: Uuid,
+        sku: &str,
+        payment_timeout: Duration,
+    ) -> Option<Self> {
+        let InventoryEvent::StockReserved {
+            order_id,
+            buyer_id,
+            listing_id,
+            quantity,
+            unit_price,
+            at,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(Self {
+            order_id: *order_id,
+            buyer_id: *buyer_id,
+            seller_id,
+            listing_id: *listing_id,
+            sku: sku.to_string(),
+            quantity: *quantity,
+            unit_price: *unit_price,
+            total: unit_price.checked_times(*quantity).ok()?,
+            reserved_at: *at,
+            expires_at: *at + payment_timeout,
+        })
+    }
 }
 
 /// Everything that can be asked of an order.
@@ -202,11 +241,6 @@ impl Order {
     /// The order as placed.
     pub fn placed(&self) -> Option<&PlacedOrder> {
         self.placed.as_ref()
-    }
-
-    /// When an order reserved at `reserved_at` expires unpaid, given the payment timeout.
-    pub fn expiry(reserved_at: DateTime<Utc>, timeout: Duration) -> DateTime<Utc> {
-        reserved_at + timeout
     }
 
     fn decide(
