@@ -9,10 +9,12 @@
 //! - [`inventory`]: stock levels per seller SKU, and the remaining stock shown on listings.
 //! - [`orders`]: one document per order, for buyers and sellers.
 //! - [`apply`]: writing those changes exactly once in effect, with gap detection.
+//! - [`fold`]: the listing read models built in memory, for rebuilding them in bulk.
 //! - [`store`]: the database, its collections and indexes.
 
 pub mod apply;
 pub mod envelope;
+pub mod fold;
 pub mod inventory;
 pub mod listing;
 pub mod orders;

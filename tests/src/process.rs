@@ -1,5 +1,6 @@
 //! Running `gavel` roles as real processes, to kill them mid-stream.
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use gavel_config::Settings;
@@ -12,7 +13,12 @@ pub struct RoleProcess(Child);
 impl RoleProcess {
     /// Starts `gavel <role>` on `settings`' database, topics and read models.
     pub fn spawn(role: &str, settings: &Settings) -> Self {
-        let child = Command::new(gavel_binary())
+        Self::spawn_from(&gavel_binary(), role, settings)
+    }
+
+    /// Starts `<binary> <role>` with every setting of `settings`.
+    pub fn spawn_from(binary: &Path, role: &str, settings: &Settings) -> Self {
+        let child = Command::new(binary)
             .arg(role)
             .env("GAVEL_POSTGRES_URL", &settings.postgres_url)
             .env("GAVEL_KAFKA_BROKERS", &settings.kafka_brokers)
@@ -28,6 +34,19 @@ impl RoleProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("starting gavel {role}: {e}"));
         Self(child)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// The most resident memory the process has used so far (`VmHWM`), in bytes, while it runs.
+    pub fn peak_rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
     }
 
     /// Kills the process with SIGKILL: no shutdown, no flushing, no goodbye.

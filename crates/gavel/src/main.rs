@@ -35,6 +35,8 @@ enum Command {
     Purchases,
     /// Close auctions when they end, and expire unpaid orders.
     Scheduler,
+    /// Replay the whole event store into an empty read-model database.
+    Rebuild,
     /// Create or update the event-store tables, the outbox, and the read-model collections.
     Migrate,
     /// Run every role in one process (local use).
@@ -65,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Purchases => roles::purchases(&settings).await,
         Command::Scheduler => roles::scheduler(&settings).await,
         Command::Migrate => roles::migrate(&settings).await,
+        Command::Rebuild => roles::rebuild(&settings).await,
         Command::All => roles::all(&settings).await,
         Command::Token { user, roles, hours } => roles::token(
             &settings,

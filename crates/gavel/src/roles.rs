@@ -90,6 +90,23 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `gavel rebuild`: replays the whole event store into the (empty) configured read-model database.
+pub async fn rebuild(settings: &Settings) -> anyhow::Result<()> {
+    let pool = gavel_store::connect_lazy(&settings.postgres_url)?;
+    let read_store = ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database).await?;
+    let rebuilt = gavel_projector::rebuild(&pool, &read_store)
+        .await
+        .context("rebuilding the read models")?;
+    println!(
+        "replayed {} events into {} in {:.1} s ({:.0} events/s)",
+        rebuilt.events,
+        settings.mongodb_database,
+        rebuilt.elapsed.as_secs_f64(),
+        rebuilt.events_per_second()
+    );
+    Ok(())
+}
+
 /// `gavel api`: serves HTTP until Ctrl-C or SIGTERM.
 pub async fn api(settings: &Settings) -> anyhow::Result<()> {
     let parts = Parts::new(settings).await?;

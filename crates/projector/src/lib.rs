@@ -5,11 +5,17 @@
 //! after its event's write landed (or was found already applied), so a crash repeats work and
 //! never loses it. An event that cannot be applied yet (a gap, an outage) is retried with backoff,
 //! never skipped; the partition waits behind it. Projectors scale with the topic's partitions.
+//!
+//! [`rebuild`] replays the whole event store into empty read models instead (`gavel rebuild`).
+
+mod rebuild;
 
 use std::future::Future;
 
 use gavel_bus::Handled;
 use gavel_projections::{apply_event, EventEnvelope, ProjectionError, ReadStore};
+
+pub use rebuild::{rebuild, RebuildError, Rebuilt};
 
 /// Why the projector could not start.
 #[derive(Debug, thiserror::Error)]
