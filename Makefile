@@ -5,7 +5,7 @@
 CARGO ?= cargo
 GAVEL := target/debug/gavel
 
-.PHONY: run test stack-up stack-down stack-status lint
+.PHONY: run test bench bench-quick stack-up stack-down stack-status lint
 
 run: stack-up
 	$(CARGO) build -p gavel
@@ -17,6 +17,15 @@ test: stack-up
 	$(CARGO) build -p gavel
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
+
+# Benchmarks (never part of `make test`): release builds against the local stack.
+bench: stack-up
+	$(CARGO) build --release -p gavel -p gavel-bench
+	target/release/gavel-bench --suite full --report docs/benchmarks.md
+
+bench-quick: stack-up
+	$(CARGO) build --release -p gavel -p gavel-bench
+	target/release/gavel-bench --suite quick
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -33,7 +33,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 pub use private_stack::PrivateStack;
-pub use process::RoleProcess;
+pub use process::{peak_rss_bytes, RoleProcess};
 pub use wait::wait_until;
 
 /// Waits until consumer group `group` is stable with a member, so that a test's first
@@ -339,31 +339,45 @@ impl Drop for TestApp {
 }
 
 /// Path of the `gavel` binary, built on first use, for tests that run it as a real process.
-///
-/// The build runs without the `CARGO_*` variables `cargo test` gives a test process, so it shares
-/// its artifacts with a plain `cargo build -p gavel` instead of rebuilding dependencies.
 pub fn gavel_binary() -> std::path::PathBuf {
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| build_binary("gavel")).clone()
+}
+
+/// Path of the `gavel-bench` binary, built on first use (with `gavel`, which it runs).
+pub fn bench_binary() -> std::path::PathBuf {
     static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     BINARY
         .get_or_init(|| {
-            let test_exe = std::env::current_exe().expect("test executable path");
-            let profile_dir = test_exe
-                .parent()
-                .and_then(|deps| deps.parent())
-                .expect("target/<profile>/deps/<test>");
-            let mut build = std::process::Command::new(env!("CARGO"));
-            build
-                .args(["build", "--quiet", "-p", "gavel", "--bin", "gavel"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            for (key, _) in std::env::vars_os() {
-                let key = key.to_string_lossy();
-                if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
-                    build.env_remove(key.as_ref());
-                }
-            }
-            let status = build.status().expect("running cargo build -p gavel");
-            assert!(status.success(), "cargo build -p gavel failed");
-            profile_dir.join("gavel")
+            gavel_binary();
+            build_binary("gavel-bench")
         })
         .clone()
+}
+
+/// Builds binary `name` of the package of the same name and returns its path.
+///
+/// The build runs without the `CARGO_*` variables `cargo test` gives a test process, so it shares
+/// its artifacts with a plain `cargo build` instead of rebuilding dependencies.
+fn build_binary(name: &str) -> std::path::PathBuf {
+    let test_exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .args(["build", "--quiet", "-p", name, "--bin", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+            build.env_remove(key.as_ref());
+        }
+    }
+    let status = build
+        .status()
+        .unwrap_or_else(|e| panic!("running cargo build -p {name}: {e}"));
+    assert!(status.success(), "cargo build -p {name} failed");
+    profile_dir.join(name)
 }

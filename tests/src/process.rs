@@ -29,6 +29,12 @@ impl RoleProcess {
                 "GAVEL_PAYMENT_TIMEOUT_SECS",
                 settings.payment_timeout_secs.to_string(),
             )
+            .env(
+                "GAVEL_PAYMENT_WEBHOOK_SECRET",
+                &settings.payment_webhook_secret,
+            )
+            .env("GAVEL_JWT_SECRET", &settings.jwt_secret)
+            .env("GAVEL_API_LISTEN", settings.api_listen.to_string())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -43,10 +49,7 @@ impl RoleProcess {
 
     /// The most resident memory the process has used so far (`VmHWM`), in bytes, while it runs.
     pub fn peak_rss_bytes(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
+        peak_rss_bytes(self.pid())
     }
 
     /// Kills the process with SIGKILL: no shutdown, no flushing, no goodbye.
@@ -61,4 +64,12 @@ impl Drop for RoleProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The most resident memory process `pid` has used so far (`VmHWM`), in bytes, while it runs.
+pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
