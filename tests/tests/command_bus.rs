@@ -4,8 +4,15 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use gavel_commands::{CommandBus, CommandContext, CommandError, RetryPolicy};
+use gavel_domain::clock::{Clock, ManualClock};
+use gavel_domain::listing::{
+    Actor, AuctionTerms, BuyNowPolicy, ClosePolicy, Condition, ItemDetails, Listing,
+    ListingCommand, ListingServices, ListingStatus, ListingTerms,
+};
+use gavel_domain::{Currency, Money, Role};
 use gavel_tests::tally::{Add, Tally};
 use gavel_tests::{isolated_settings, postgres_pool, stack_settings};
+use uuid::Uuid;
 
 fn context() -> CommandContext {
     CommandContext::new(Some(uuid::Uuid::now_v7()), Utc::now())
@@ -97,4 +104,89 @@ async fn events_carry_who_when_and_why() {
     );
     assert_eq!(metadata["idempotency_key"], "client-key-1");
     assert!(metadata["recorded_at"].as_str().unwrap().ends_with('Z'));
+}
+
+/// Two buses stand for two API processes, each with its own cache, on one auction that ends in
+/// six hours (the late phase).
+fn listing_buses(
+    settings: &gavel_config::Settings,
+) -> (Arc<ManualClock>, [CommandBus<Listing>; 2]) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let bus = || {
+        CommandBus::<Listing>::new(
+            postgres_pool(settings),
+            ListingServices {
+                clock: clock.clone(),
+            },
+            100,
+            RetryPolicy::default(),
+        )
+    };
+    (clock.clone(), [bus(), bus()])
+}
+
+#[tokio::test]
+async fn a_cache_made_stale_by_another_process_never_decides_an_answer() {
+    let settings = isolated_settings(&stack_settings()).await;
+    let (clock, [a, b]) = listing_buses(&settings);
+    let usd = |minor| Money::from_minor(minor, Currency::new("USD").unwrap());
+    let seller = Actor::new(Uuid::now_v7(), [Role::VerifiedSeller]);
+    let bidder = Actor::new(Uuid::now_v7(), [Role::Buyer]);
+    let id = Uuid::now_v7();
+    let now = clock.now();
+    a.execute(
+        &id.to_string(),
+        ListingCommand::CreateListing {
+            listing_id: id,
+            seller: seller.clone(),
+            item: ItemDetails {
+                title: "Omega Speedmaster".into(),
+                brand: "Omega".into(),
+                model: "Speedmaster".into(),
+                reference: "311.30.42.30.01.005".into(),
+                condition: Condition::Good,
+                year: None,
+                box_and_papers: false,
+                description: String::new(),
+                image_urls: vec![],
+            },
+            terms: ListingTerms::Auction(AuctionTerms {
+                start_price: usd(10_000),
+                reserve: None,
+                buy_now: None,
+                buy_now_policy: BuyNowPolicy::FirstBid,
+                close_policy: ClosePolicy::HardClose,
+                ends_at: now + chrono::Duration::hours(6),
+            }),
+        },
+        &context(),
+    )
+    .await
+    .unwrap();
+    let bid = ListingCommand::PlaceBid {
+        bid_id: Uuid::now_v7(),
+        bidder: bidder.clone(),
+        max_amount: usd(20_000),
+    };
+    a.execute(&id.to_string(), bid, &context()).await.unwrap();
+    // Bus A's cache says the auction has a bid; bus B retracts it (allowed within the hour).
+    b.execute(
+        &id.to_string(),
+        ListingCommand::RetractBid { bidder },
+        &context(),
+    )
+    .await
+    .unwrap();
+    // On A's stale cache, withdrawing in the late phase with a bid would be refused; the store
+    // says there is no bid any more, so it is accepted.
+    let withdrawn = a
+        .execute(
+            &id.to_string(),
+            ListingCommand::Withdraw { actor: seller },
+            &context(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.version, 4);
+    assert_eq!(withdrawn.state.status(), ListingStatus::Withdrawn);
 }

@@ -110,24 +110,38 @@ where
             .with_jitter()
             .without_max_times()
             .build();
+        // The cached state is trusted for the first try: if another process appended meanwhile,
+        // the commit's sequence collides and the conflict brings the cache up to date. Only an
+        // answer that writes nothing (a rejection, a no-op) is first checked against the store,
+        // so that no client is refused on stale state.
+        let (mut current, mut verified) = match cached.take() {
+            Some(current) => (current, false),
+            None => (self.catch_up(id, None).await?, true),
+        };
         for attempt in 1..=self.retry.max_attempts {
-            let current = self.catch_up(id, cached.take()).await?;
             let mut next = current.aggregate.clone();
             let sink = EventSink::default();
             let handled = next.handle(command.clone(), &self.services, &sink).await;
             let events = sink.collect().await;
-            if let Err(rejection) = handled {
+            if handled.is_err() || events.is_empty() {
+                if !verified {
+                    let before = current.sequence;
+                    current = self.catch_up(id, Some(current)).await?;
+                    verified = true;
+                    if current.sequence != before {
+                        continue;
+                    }
+                }
+                let version = current.sequence;
                 *cached = Some(current);
-                return Err(CommandError::Rejected(rejection));
-            }
-            if events.is_empty() {
-                let accepted = Accepted {
-                    version: current.sequence,
-                    events,
-                    state: next,
+                return match handled {
+                    Err(rejection) => Err(CommandError::Rejected(rejection)),
+                    Ok(()) => Ok(Accepted {
+                        version,
+                        events,
+                        state: next,
+                    }),
                 };
-                *cached = Some(current);
-                return Ok(accepted);
             }
             let context_for_commit = EventStoreAggregateContext {
                 aggregate_id: id.to_string(),
@@ -153,8 +167,9 @@ where
                     });
                 }
                 Err(AggregateError::AggregateConflict) => {
-                    // Another process appended first: keep what we know and read its events.
-                    *cached = Some(current);
+                    // Another process appended first: read its events and try again.
+                    current = self.catch_up(id, Some(current)).await?;
+                    verified = true;
                     let delay = delays.next().unwrap_or(self.retry.max_delay);
                     tracing::debug!(
                         aggregate = A::TYPE,
