@@ -2,7 +2,7 @@
 //!
 //! The listing document records the last sequence it applied (`version`). An event at or below it
 //! is a redelivery and changes nothing; an event more than one past it means events are missing,
-//! which is reported as a gap and never skipped. History documents are upserted by a key derived
+//! which is reported as a gap and never skipped. History documents are inserted under a key derived
 //! from the event, so writing them twice is harmless; the listing document is written last, with
 //! its expected version in the filter.
 
@@ -173,25 +173,33 @@ pub async fn apply_listing_event(
         crate::inventory::add_remaining_stock(db, document).await?;
     }
 
+    // History documents are inserted, never upserted: an insert is FerretDB's fast path (a filter
+    // on `_id` scans the collection), and a redelivered event's insert fails on the unique `_id`,
+    // leaving the document (and a later retraction mark) as it was.
     let bids = db.collection::<Document>("bid_history");
-    for bid in &change.bids {
-        let key = bid.get_str("_id").unwrap_or_default().to_string();
-        bids.replace_one(doc! { "_id": key }, bid.clone())
-            .upsert(true)
-            .await?;
+    for bid in change.bids {
+        insert_once(&bids, bid).await?;
     }
     for key in &change.retracted_bids {
         bids.update_one(doc! { "_id": key }, doc! { "$set": { "retracted": true } })
             .await?;
     }
-    if let Some(point) = &change.price_point {
-        let key = point.get_str("_id").unwrap_or_default().to_string();
-        db.collection::<Document>("price_history")
-            .replace_one(doc! { "_id": key }, point.clone())
-            .upsert(true)
-            .await?;
+    if let Some(point) = change.price_point {
+        insert_once(&db.collection::<Document>("price_history"), point).await?;
     }
     write_versioned(&listings, id, sequence, change.listing).await
+}
+
+/// Inserts `document` unless one with its `_id` exists.
+async fn insert_once(
+    collection: &Collection<Document>,
+    document: Document,
+) -> Result<(), ProjectionError> {
+    match collection.insert_one(document).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_duplicate_key(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn is_duplicate_key(error: &mongodb::error::Error) -> bool {

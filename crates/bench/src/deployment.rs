@@ -88,6 +88,44 @@ impl Deployment {
         Ok(deployment)
     }
 
+    /// Waits until the listing read model has applied every stored listing event (the projector
+    /// has drained its backlog); returns how long that took and how many events it applied then.
+    pub async fn drain(&self, timeout: Duration) -> anyhow::Result<(Duration, i64)> {
+        let pool = gavel_tests::postgres_pool(&self.settings);
+        let store = gavel_projections::ReadStore::connect(
+            &self.settings.mongodb_url,
+            &self.settings.mongodb_database,
+        )
+        .await?;
+        let listings = store
+            .database()
+            .collection::<mongodb::bson::Document>("listings");
+        let started = std::time::Instant::now();
+        let mut first_applied = None;
+        loop {
+            let stored: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = 'Listing'")
+                    .fetch_one(&pool)
+                    .await?;
+            let mut applied = 0;
+            let mut cursor = listings
+                .find(mongodb::bson::doc! {})
+                .projection(mongodb::bson::doc! { "version": 1 })
+                .await?;
+            while cursor.advance().await? {
+                applied += cursor.current().get_i64("version").unwrap_or(0);
+            }
+            let first = *first_applied.get_or_insert(applied);
+            if applied >= stored {
+                return Ok((started.elapsed(), applied - first));
+            }
+            if started.elapsed() > timeout {
+                bail!("the projector did not catch up within {timeout:?} ({applied} of {stored} events)");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// A client of this deployment's API.
     pub fn client(&self) -> Client {
         self.client.clone()

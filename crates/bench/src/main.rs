@@ -110,6 +110,8 @@ pub struct Results {
     /// The machine it ran on.
     machine: report::Machine,
     throughput: Vec<throughput::Level>,
+    /// How fast the projector applied the backlog the throughput runs left.
+    projector_catch_up: report::CatchUp,
     stream_length: Vec<stream_length::Point>,
     hot_auction: hot_auction::HotAuction,
     freshness: Vec<freshness::Load>,
@@ -136,11 +138,16 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     step("command throughput and the pgbench ceiling");
     let throughput = throughput::run(&deployment, &plan.levels, plan.auctions, plan.run).await?;
+    step("waiting for the projector to drain");
+    let (drain_time, drained) = deployment.drain(Duration::from_secs(900)).await?;
+    let projector_catch_up = report::CatchUp::new(drained, drain_time);
     step("latency against stream length");
     let stream_length =
         stream_length::run(&deployment, &plan.stream_lengths, plan.stream_samples, 50.0).await?;
+    deployment.drain(Duration::from_secs(900)).await?;
     step("hot auction");
     let hot_auction = hot_auction::run(&deployment, plan.hot_clients, plan.run).await?;
+    deployment.drain(Duration::from_secs(900)).await?;
     step("freshness at fixed loads");
     let freshness = freshness::run(&deployment, &plan.rates, plan.run, plan.auctions).await?;
     let peak_rss_mib = deployment.peak_rss_mib();
@@ -155,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
         started_at,
         machine: report::Machine::here(),
         throughput,
+        projector_catch_up,
         stream_length,
         hot_auction,
         freshness,

@@ -43,6 +43,29 @@ impl Machine {
     }
 }
 
+/// The projector applying a backlog after a burst of commands.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CatchUp {
+    /// Events applied while draining.
+    pub events: i64,
+    /// Seconds the drain took.
+    pub seconds: f64,
+    /// Events applied per second while draining.
+    pub events_per_second: f64,
+}
+
+impl CatchUp {
+    /// `events` applied in `elapsed`.
+    pub fn new(events: i64, elapsed: std::time::Duration) -> Self {
+        let seconds = elapsed.as_secs_f64();
+        Self {
+            events,
+            seconds,
+            events_per_second: events as f64 / seconds.max(f64::EPSILON),
+        }
+    }
+}
+
 /// Writes `<suite>.json` and the charts into `out`, and the Markdown report to `report`.
 pub fn write(results: &Results, out: &Path, report: Option<&Path>) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)?;
@@ -154,6 +177,12 @@ pub fn summary_tables(results: &Results) -> String {
             l.failed
         );
     }
+    let c = &results.projector_catch_up;
+    let _ = writeln!(
+        out,
+        "\nAfter the throughput runs the projector still had a backlog: it applied {} events in {:.1} s ({:.0} events/s).",
+        c.events, c.seconds, c.events_per_second
+    );
     out.push_str("\n### Latency against stream length (open loop, 50 bids/s)\n\n");
     out.push_str("| prior bids | p50 ms | p95 ms | p99 ms | p99 vs fresh | refused |\n|---:|---:|---:|---:|---:|---:|\n");
     for p in &results.stream_length {

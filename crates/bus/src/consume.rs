@@ -88,3 +88,94 @@ where
         consumer.commit_message(&message, CommitMode::Async)?;
     }
 }
+
+/// The most records [`consume_batches`] hands over at once.
+pub const MAX_BATCH: usize = 500;
+
+/// Like [`consume`], but hands over every record already waiting (up to [`MAX_BATCH`]) at once, in
+/// order, so that the handler can group and overlap its work. The batch's offsets are committed
+/// only once `handle` says `Done` for the whole batch; until then the same batch is handed over
+/// again, so the handler must treat a record it has already applied as done.
+pub async fn consume_batches<T, F, Fut>(
+    brokers: &str,
+    group: &str,
+    topics: &[String],
+    shutdown: impl Future<Output = ()>,
+    mut handle: F,
+) -> Result<(), BusError>
+where
+    T: DeserializeOwned + Clone,
+    F: FnMut(Vec<T>) -> Fut,
+    Fut: Future<Output = Handled>,
+{
+    ensure_topics(brokers, topics, 3).await?;
+    let consumer: StreamConsumer = client_config(brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .set("session.timeout.ms", "10000")
+        .create()?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&names)?;
+    tracing::info!(group, ?topics, "consuming in batches");
+    tokio::pin!(shutdown);
+    loop {
+        let first = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            message = consumer.recv() => message,
+        };
+        let mut messages = match first {
+            Ok(message) => vec![message],
+            Err(error) => {
+                tracing::warn!(%error, "Kafka receive failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        while messages.len() < MAX_BATCH {
+            match tokio::time::timeout(Duration::from_millis(1), consumer.recv()).await {
+                Ok(Ok(message)) => messages.push(message),
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        let mut records = Vec::with_capacity(messages.len());
+        let mut offsets = rdkafka::TopicPartitionList::new();
+        for message in &messages {
+            match serde_json::from_slice::<T>(message.payload().unwrap_or_default()) {
+                Ok(record) => records.push(record),
+                Err(error) => {
+                    tracing::error!(%error, topic = message.topic(), offset = message.offset(), "unreadable record skipped")
+                }
+            }
+            // Messages of one partition arrive in order: the last one's offset wins.
+            if offsets
+                .find_partition(message.topic(), message.partition())
+                .is_none()
+            {
+                offsets.add_partition(message.topic(), message.partition());
+            }
+            offsets.set_partition_offset(
+                message.topic(),
+                message.partition(),
+                rdkafka::Offset::Offset(message.offset() + 1),
+            )?;
+        }
+        drop(messages);
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match handle(records.clone()).await {
+                Handled::Done => break,
+                Handled::Retry(reason) => {
+                    tracing::warn!(%reason, "batch not handled yet; retrying, not skipping")
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        consumer.commit(&offsets, CommitMode::Async)?;
+    }
+}

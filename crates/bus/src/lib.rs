@@ -14,7 +14,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-pub use consume::{consume, Handled};
+pub use consume::{consume, consume_batches, Handled, MAX_BATCH};
 
 /// Why Kafka could not be reached or prepared.
 #[derive(Debug, thiserror::Error)]

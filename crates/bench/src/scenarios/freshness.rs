@@ -47,10 +47,11 @@ pub async fn run(
     let seller = client.token(&[Role::VerifiedSeller]);
     let listings = Arc::new(create_auctions(&client, &seller, auctions).await?);
     let bidders = Arc::new([client.token(&[Role::Buyer]), client.token(&[Role::Buyer])]);
+    // Each auction's (last maximum, bids so far), carried from one load to the next.
+    let state: Arc<Vec<Mutex<(i64, usize)>>> =
+        Arc::new(listings.iter().map(|_| Mutex::new((0, 0))).collect());
     let mut loads = vec![];
     for &rate in rates {
-        let state: Arc<Vec<Mutex<(i64, usize)>>> =
-            Arc::new(listings.iter().map(|_| Mutex::new((0, 0))).collect());
         let freshness = Arc::new(Mutex::new((Latencies::default(), 0_u64, Vec::new(), 0_u64)));
         let count = (rate * duration.as_secs_f64()) as u64;
         let start = Instant::now();
@@ -59,6 +60,7 @@ pub async fn run(
             let listings = listings.clone();
             let bidders = bidders.clone();
             let freshness = freshness.clone();
+            let state = state.clone();
             open_loop(rate, count, move |n, _| {
                 let client = client.clone();
                 let listings = listings.clone();

@@ -112,15 +112,22 @@ async fn check_final_state(
     .bind(listing)
     .fetch_one(&pool)
     .await?;
-    let view = deployment
-        .client()
-        .graphql(
-            None,
-            r#"query($id: ID!, $v: Int) { listing(id: $id, minVersion: $v) { stale bidCount price { amount } } }"#,
-            json!({ "id": listing, "v": version }),
-        )
-        .await
-        .map_err(anyhow::Error::msg)?;
+    // The read model may trail a burst; wait (bounded) until it has caught up.
+    let client = deployment.client();
+    let mut view = serde_json::Value::Null;
+    for _ in 0..60 {
+        view = client
+            .graphql(
+                None,
+                r#"query($id: ID!, $v: Int) { listing(id: $id, minVersion: $v) { stale bidCount price { amount } } }"#,
+                json!({ "id": listing, "v": version }),
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+        if view["data"]["listing"]["stale"] == false {
+            break;
+        }
+    }
     let view = &view["data"]["listing"];
     let expected = second_price(maxima);
     let shown = format!("{}.{:02}", expected / 100, expected % 100);

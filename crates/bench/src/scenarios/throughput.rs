@@ -52,24 +52,29 @@ pub async fn run(
     let client = deployment.client();
     let seller = client.token(&[Role::VerifiedSeller]);
     let listings = create_auctions(&client, &seller, auctions).await?;
+    // Bids continue where the previous level left each auction.
+    let auctions_state: Vec<Arc<Mutex<Owned>>> = listings
+        .into_iter()
+        .map(|listing| {
+            Arc::new(Mutex::new(Owned {
+                listing,
+                last_max: 0,
+                turn: 0,
+            }))
+        })
+        .collect();
     let mut results = vec![];
     for &clients in levels {
         // Each client owns a disjoint share of the auctions, so bids never race each other and
         // every one is valid: throughput, not contention, is measured here.
-        let owned: Vec<Arc<Mutex<Vec<Owned>>>> = (0..clients)
+        let owned: Vec<Vec<Arc<Mutex<Owned>>>> = (0..clients)
             .map(|c| {
-                Arc::new(Mutex::new(
-                    listings
-                        .iter()
-                        .skip(c)
-                        .step_by(clients)
-                        .map(|listing| Owned {
-                            listing: listing.clone(),
-                            last_max: 0,
-                            turn: 0,
-                        })
-                        .collect(),
-                ))
+                auctions_state
+                    .iter()
+                    .skip(c)
+                    .step_by(clients)
+                    .cloned()
+                    .collect()
             })
             .collect();
         let bidders: Arc<Vec<[String; 2]>> = Arc::new(
@@ -83,13 +88,11 @@ pub async fn run(
             let counts = counts.clone();
             closed_loop(clients, duration, move |c, n| {
                 let client = client.clone();
-                let owned = owned[c].clone();
+                let auction = owned[c][n as usize % owned[c].len()].clone();
                 let bidders = bidders.clone();
                 let counts = counts.clone();
                 async move {
-                    let mut owned = owned.lock().await;
-                    let index = n as usize % owned.len();
-                    let auction = &mut owned[index];
+                    let mut auction = auction.lock().await;
                     let amount = if auction.last_max == 0 {
                         10_000
                     } else {
@@ -165,7 +168,7 @@ pub async fn create_auctions(
 
 /// The event-shaped row pgbench inserts: the same columns and a payload of the same size as a
 /// stored `BidPlaced`.
-const PGBENCH_SCRIPT: &str = r#"\set id random(1, 1000000000)
+const PGBENCH_SCRIPT: &str = r#"\set id random(1, 9000000000000000000)
 INSERT INTO pgbench_events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES ('Listing', :id, 1, 'BidPlaced', '1', '{"BidPlaced": {"state": {"price": {"minor": 18250, "currency": "USD"}, "bid_count": 2, "leader_id": "01a2073e-352f-714f-bdc5-b4ad578f4e72", "reserve_met": true, "buy_now_available": false}, "bid_id": "01a2073e-3539-77b5-b44d-d47884538121", "bidder_id": "01a2073e-352f-714f-bdc5-b4ad578f4e72", "placed_at": "2026-11-23T07:10:47.097544729Z", "max_amount": {"minor": 25000, "currency": "USD"}}}', '{"recorded_at": "2026-11-23T07:10:47.087164Z", "correlation_id": "01a2073e-352f-714f-bdc5-b4ab7f47aa3a", "user_id": "01a2073e-352f-714f-bdc5-b4ad578f4e72"}');
 "#;
 
