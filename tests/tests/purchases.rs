@@ -287,7 +287,12 @@ async fn forged_stale_and_replayed_webhooks_are_refused_and_leave_no_trace() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
     assert_eq!(stored().await, before, "refused webhooks leave no event");
-    assert_eq!(order_status(&app, &buyer, &order).await, "AWAITING_PAYMENT");
+    wait_until(
+        "the order to show, unpaid",
+        Duration::from_secs(30),
+        || async { (order_status(&app, &buyer, &order).await == "AWAITING_PAYMENT").then_some(()) },
+    )
+    .await;
 
     let genuine = provider.payment(&order, "180.00", now);
     assert_eq!(provider.deliver(&genuine).await, StatusCode::OK);
