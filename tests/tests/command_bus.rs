@@ -190,3 +190,67 @@ async fn a_cache_made_stale_by_another_process_never_decides_an_answer() {
     assert_eq!(withdrawn.version, 4);
     assert_eq!(withdrawn.state.status(), ListingStatus::Withdrawn);
 }
+
+#[tokio::test]
+async fn commands_that_wait_for_one_aggregate_share_a_commit_yet_keep_their_own_answers() {
+    let settings = isolated_settings(&stack_settings()).await;
+    let pool = postgres_pool(&settings);
+    let bus = Arc::new(CommandBus::<Tally>::new(
+        pool.clone(),
+        (),
+        100,
+        RetryPolicy::default(),
+    ));
+    // Every fourth command adds nothing and is refused; the others must not be refused with it.
+    let commands: Vec<(u64, CommandContext)> = (0..48u64)
+        .map(|n| (if n % 4 == 3 { 0 } else { n + 1 }, context()))
+        .collect();
+    let tasks: Vec<_> = commands
+        .iter()
+        .cloned()
+        .map(|(amount, context)| {
+            let bus = bus.clone();
+            tokio::spawn(async move { bus.execute("hot", Add(amount), &context).await })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for ((amount, context), task) in commands.iter().zip(tasks) {
+        match task.await.unwrap() {
+            Ok(accepted) => {
+                assert_ne!(*amount, 0, "a command adding nothing was accepted");
+                let (payload, metadata): (serde_json::Value, serde_json::Value) = sqlx::query_as(
+                    "SELECT payload::jsonb, metadata::jsonb FROM events WHERE sequence = $1",
+                )
+                .bind(accepted.version as i64)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                assert_eq!(
+                    payload["Added"]["amount"], *amount,
+                    "another command's event"
+                );
+                assert_eq!(
+                    metadata["user_id"],
+                    context.user_id.unwrap().to_string(),
+                    "another command's metadata"
+                );
+                versions.push(accepted.version);
+            }
+            Err(CommandError::Rejected(_)) => assert_eq!(*amount, 0, "a valid command refused"),
+            Err(other) => panic!("a command failed: {other}"),
+        }
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=36).collect::<Vec<_>>());
+    // Rows appended by one statement share its transaction id.
+    let commits: i64 = sqlx::query_scalar("SELECT count(DISTINCT xmin::text) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        commits < 36,
+        "36 events took {commits} commits: waiting commands were not committed together"
+    );
+    let (state, version) = bus.replay("hot").await.unwrap();
+    assert_eq!((state.applied, version), (36, 36));
+}

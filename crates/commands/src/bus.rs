@@ -1,15 +1,15 @@
-//! Running commands with cached state, per-aggregate queuing and conflict retries.
+//! Running commands with cached state, group commit per aggregate and conflict retries.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore};
-use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope, EventStore};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
-use tokio::sync::Mutex;
+use tokio::sync::{oneshot, Mutex};
 
 use crate::CommandContext;
 
@@ -62,48 +62,258 @@ pub enum CommandError<E: std::error::Error> {
     Store(String),
 }
 
+/// What one command comes to.
+type Outcome<A> = Result<Accepted<A>, CommandError<<A as Aggregate>::Error>>;
+
 /// The cached state of one aggregate and the sequence it reflects.
 struct Cached<A> {
     aggregate: A,
     sequence: usize,
 }
 
-type Slot<A> = Arc<Mutex<Option<Cached<A>>>>;
+/// A command waiting for its aggregate, and where its outcome goes.
+struct Waiting<A: Aggregate> {
+    command: A::Command,
+    metadata: String,
+    reply: oneshot::Sender<Outcome<A>>,
+}
+
+/// One aggregate's commands waiting to run and its cached state. Whoever holds `state` takes every
+/// command waiting at that moment and commits them together.
+struct Slot<A: Aggregate> {
+    waiting: std::sync::Mutex<Vec<Waiting<A>>>,
+    state: Mutex<Option<Cached<A>>>,
+}
+
+impl<A: Aggregate> Default for Slot<A> {
+    fn default() -> Self {
+        Self {
+            waiting: Default::default(),
+            state: Default::default(),
+        }
+    }
+}
 
 /// Runs commands of aggregate type `A` against the event store.
 pub struct CommandBus<A: Aggregate> {
+    inner: Arc<Inner<A>>,
+}
+
+struct Inner<A: Aggregate> {
+    pool: PgPool,
     repo: PostgresEventRepository,
     store: PersistedEventStore<PostgresEventRepository, A>,
     services: A::Services,
-    slots: moka::sync::Cache<String, Slot<A>>,
+    slots: moka::sync::Cache<String, Arc<Slot<A>>>,
     retry: RetryPolicy,
 }
 
 impl<A> CommandBus<A>
 where
     A: Aggregate + Clone + 'static,
-    A::Command: Clone,
+    A::Command: Clone + Send + Sync + 'static,
+    A::Error: Send + Sync + 'static,
+    A::Services: 'static,
 {
     /// A bus on `pool` with `services` for the aggregate, caching up to `capacity` aggregates.
     pub fn new(pool: PgPool, services: A::Services, capacity: u64, retry: RetryPolicy) -> Self {
         Self {
-            repo: PostgresEventRepository::new(pool.clone()),
-            store: PersistedEventStore::new_event_store(PostgresEventRepository::new(pool)),
-            services,
-            slots: moka::sync::Cache::new(capacity),
-            retry,
+            inner: Arc::new(Inner {
+                repo: PostgresEventRepository::new(pool.clone()),
+                store: PersistedEventStore::new_event_store(PostgresEventRepository::new(
+                    pool.clone(),
+                )),
+                pool,
+                services,
+                slots: moka::sync::Cache::new(capacity),
+                retry,
+            }),
         }
     }
 
     /// Runs `command` against aggregate `id`, appending its events with `context` as metadata.
+    ///
+    /// Commands for one aggregate that arrive while an earlier one is being committed wait, and
+    /// are then decided one after another on the aggregate's state and appended in a single
+    /// durable commit (group commit): a busy auction pays for one commit per batch, not per bid.
     pub async fn execute(
         &self,
         id: &str,
         command: A::Command,
         context: &CommandContext,
-    ) -> Result<Accepted<A>, CommandError<A::Error>> {
-        let slot = self.slots.get_with_by_ref(id, Default::default);
-        let mut cached = slot.lock().await;
+    ) -> Outcome<A> {
+        let slot = self.inner.slots.get_with_by_ref(id, Default::default);
+        let (reply, outcome) = oneshot::channel();
+        let metadata =
+            serde_json::to_string(&context.to_metadata()).expect("a string map serializes");
+        slot.waiting
+            .lock()
+            .expect("the waiting list is never left half-changed")
+            .push(Waiting {
+                command,
+                metadata,
+                reply,
+            });
+        // The batch runs on its own task, so a caller that goes away (a closed connection) cannot
+        // abandon the other commands of its batch half-way.
+        let inner = Arc::clone(&self.inner);
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let mut state = slot.state.lock().await;
+            let batch = std::mem::take(
+                &mut *slot
+                    .waiting
+                    .lock()
+                    .expect("the waiting list is never left half-changed"),
+            );
+            if !batch.is_empty() {
+                inner.run_batch(&id, &mut state, batch).await;
+            }
+        });
+        outcome.await.unwrap_or_else(|_| {
+            Err(CommandError::Store(
+                "the command was dropped before it ran".into(),
+            ))
+        })
+    }
+
+    /// The aggregate's current state and version, from its cached state brought up to date: what
+    /// a command arriving now would be checked against.
+    pub async fn current(&self, id: &str) -> Result<(A, usize), CommandError<A::Error>> {
+        let slot = self.inner.slots.get_with_by_ref(id, Default::default);
+        let mut cached = slot.state.lock().await;
+        let current = self
+            .inner
+            .catch_up(id, cached.take())
+            .await
+            .map_err(BatchError::into_command_error)?;
+        let answer = (current.aggregate.clone(), current.sequence);
+        *cached = Some(current);
+        Ok(answer)
+    }
+
+    /// The aggregate's current state and version, rebuilt from every stored event (no cache), as
+    /// an auditor would.
+    pub async fn replay(&self, id: &str) -> Result<(A, usize), CommandError<A::Error>> {
+        let events = self
+            .inner
+            .store
+            .load_events(id)
+            .await
+            .map_err(store_error)?;
+        let version = events.last().map_or(0, |e| e.sequence);
+        let mut aggregate = A::default();
+        for envelope in events {
+            aggregate.apply(envelope.payload);
+        }
+        Ok((aggregate, version))
+    }
+}
+
+/// Why a whole batch of commands failed.
+#[derive(Debug, Clone)]
+enum BatchError {
+    Contended(usize),
+    Store(String),
+}
+
+impl BatchError {
+    fn into_command_error<E: std::error::Error>(self) -> CommandError<E> {
+        match self {
+            Self::Contended(attempts) => CommandError::Contended { attempts },
+            Self::Store(message) => CommandError::Store(message),
+        }
+    }
+}
+
+/// A batch's commands decided one after another on one state, before anything is written.
+struct Decided<A: Aggregate> {
+    outcomes: Vec<Outcome<A>>,
+    state: A,
+    sequence: usize,
+    rows: EventRows,
+    /// Some command was refused or changed nothing: an answer that no commit will vouch for.
+    unwritten: bool,
+}
+
+/// Events ready to append, one array per column.
+#[derive(Default)]
+struct EventRows {
+    sequences: Vec<i64>,
+    event_types: Vec<String>,
+    event_versions: Vec<String>,
+    payloads: Vec<String>,
+    metadata: Vec<String>,
+}
+
+impl EventRows {
+    fn push<E: DomainEvent>(
+        &mut self,
+        sequence: usize,
+        event: &E,
+        metadata: &str,
+    ) -> Result<(), BatchError> {
+        let payload = serde_json::to_string(event)
+            .map_err(|e| BatchError::Store(format!("serializing an event: {e}")))?;
+        self.sequences.push(sequence as i64);
+        self.event_types.push(event.event_type());
+        self.event_versions.push(event.event_version());
+        self.payloads.push(payload);
+        self.metadata.push(metadata.to_string());
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sequences.is_empty()
+    }
+}
+
+/// Appends every row in one statement, so one durable commit; the event store's primary key
+/// turns a sequence another writer took first into [`Append::Conflict`].
+const APPEND_EVENTS: &str = "\
+    INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+    SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload::json, e.metadata::json \
+    FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+        AS e(sequence, event_type, event_version, payload, metadata)";
+
+/// PostgreSQL's `unique_violation`.
+const UNIQUE_VIOLATION: &str = "23505";
+
+enum Append {
+    Conflict,
+    Store(String),
+}
+
+impl<A> Inner<A>
+where
+    A: Aggregate + Clone + 'static,
+    A::Command: Clone + Send + Sync + 'static,
+    A::Error: Send + Sync + 'static,
+    A::Services: 'static,
+{
+    /// Decides and commits `batch`, then sends each command its outcome.
+    async fn run_batch(&self, id: &str, cached: &mut Option<Cached<A>>, batch: Vec<Waiting<A>>) {
+        match self.decide_and_commit(id, cached, &batch).await {
+            Ok(outcomes) => {
+                for (waiting, outcome) in batch.into_iter().zip(outcomes) {
+                    // A caller that went away no longer wants its outcome.
+                    let _ = waiting.reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                for waiting in batch {
+                    let _ = waiting.reply.send(Err(error.clone().into_command_error()));
+                }
+            }
+        }
+    }
+
+    async fn decide_and_commit(
+        &self,
+        id: &str,
+        cached: &mut Option<Cached<A>>,
+        batch: &[Waiting<A>],
+    ) -> Result<Vec<Outcome<A>>, BatchError> {
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(self.retry.first_delay)
             .with_max_delay(self.retry.max_delay)
@@ -119,55 +329,29 @@ where
             None => (self.catch_up(id, None).await?, true),
         };
         for attempt in 1..=self.retry.max_attempts {
-            let mut next = current.aggregate.clone();
-            let sink = EventSink::default();
-            let handled = next.handle(command.clone(), &self.services, &sink).await;
-            let events = sink.collect().await;
-            if handled.is_err() || events.is_empty() {
-                if !verified {
-                    let before = current.sequence;
-                    current = self.catch_up(id, Some(current)).await?;
-                    verified = true;
-                    if current.sequence != before {
-                        continue;
-                    }
+            let decided = self.decide(&current, batch).await?;
+            if decided.unwritten && !verified {
+                let before = current.sequence;
+                current = self.catch_up(id, Some(current)).await?;
+                verified = true;
+                if current.sequence != before {
+                    continue;
                 }
-                let version = current.sequence;
-                *cached = Some(current);
-                return match handled {
-                    Err(rejection) => Err(CommandError::Rejected(rejection)),
-                    Ok(()) => Ok(Accepted {
-                        version,
-                        events,
-                        state: next,
-                    }),
-                };
             }
-            let context_for_commit = EventStoreAggregateContext {
-                aggregate_id: id.to_string(),
-                aggregate: next.clone(),
-                current_sequence: current.sequence,
-                current_snapshot: None,
-            };
-            match self
-                .store
-                .commit(events.clone(), context_for_commit, context.to_metadata())
-                .await
-            {
-                Ok(committed) => {
-                    let version = current.sequence + committed.len();
+            if decided.rows.is_empty() {
+                *cached = Some(current);
+                return Ok(decided.outcomes);
+            }
+            match append(&self.pool, A::TYPE, id, &decided.rows).await {
+                Ok(()) => {
                     *cached = Some(Cached {
-                        aggregate: next.clone(),
-                        sequence: version,
+                        aggregate: decided.state,
+                        sequence: decided.sequence,
                     });
-                    return Ok(Accepted {
-                        version,
-                        events,
-                        state: next,
-                    });
+                    return Ok(decided.outcomes);
                 }
-                Err(AggregateError::AggregateConflict) => {
-                    // Another process appended first: read its events and try again.
+                Err(Append::Conflict) => {
+                    // Another process appended first: read its events and decide again.
                     current = self.catch_up(id, Some(current)).await?;
                     verified = true;
                     let delay = delays.next().unwrap_or(self.retry.max_delay);
@@ -180,43 +364,62 @@ where
                     );
                     tokio::time::sleep(delay).await;
                 }
-                Err(e) => return Err(CommandError::Store(e.to_string())),
+                Err(Append::Store(message)) => return Err(BatchError::Store(message)),
             }
         }
-        Err(CommandError::Contended {
-            attempts: self.retry.max_attempts,
+        Err(BatchError::Contended(self.retry.max_attempts))
+    }
+
+    /// Runs each command of `batch` in turn on `current`, each on the state the ones before it
+    /// left, numbering their events from `current`'s sequence.
+    async fn decide(
+        &self,
+        current: &Cached<A>,
+        batch: &[Waiting<A>],
+    ) -> Result<Decided<A>, BatchError> {
+        let mut state = current.aggregate.clone();
+        let mut sequence = current.sequence;
+        let mut rows = EventRows::default();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut unwritten = false;
+        for waiting in batch {
+            let mut next = state.clone();
+            let sink = EventSink::default();
+            let handled = next
+                .handle(waiting.command.clone(), &self.services, &sink)
+                .await;
+            let events = sink.collect().await;
+            match handled {
+                Err(rejection) => {
+                    unwritten = true;
+                    outcomes.push(Err(CommandError::Rejected(rejection)));
+                }
+                Ok(()) => {
+                    unwritten |= events.is_empty();
+                    for event in &events {
+                        sequence += 1;
+                        rows.push(sequence, event, &waiting.metadata)?;
+                    }
+                    outcomes.push(Ok(Accepted {
+                        version: sequence,
+                        events,
+                        state: next.clone(),
+                    }));
+                    state = next;
+                }
+            }
+        }
+        Ok(Decided {
+            outcomes,
+            state,
+            sequence,
+            rows,
+            unwritten,
         })
     }
 
-    /// The aggregate's current state and version, from its cached state brought up to date: what
-    /// a command arriving now would be checked against.
-    pub async fn current(&self, id: &str) -> Result<(A, usize), CommandError<A::Error>> {
-        let slot = self.slots.get_with_by_ref(id, Default::default);
-        let mut cached = slot.lock().await;
-        let current = self.catch_up(id, cached.take()).await?;
-        let answer = (current.aggregate.clone(), current.sequence);
-        *cached = Some(current);
-        Ok(answer)
-    }
-
-    /// The aggregate's current state and version, rebuilt from every stored event (no cache), as
-    /// an auditor would.
-    pub async fn replay(&self, id: &str) -> Result<(A, usize), CommandError<A::Error>> {
-        let events = self.store.load_events(id).await.map_err(store_error)?;
-        let version = events.last().map_or(0, |e| e.sequence);
-        let mut aggregate = A::default();
-        for envelope in events {
-            aggregate.apply(envelope.payload);
-        }
-        Ok((aggregate, version))
-    }
-
     /// Brings `cached` up to date with whatever was appended after the sequence it reflects.
-    async fn catch_up(
-        &self,
-        id: &str,
-        cached: Option<Cached<A>>,
-    ) -> Result<Cached<A>, CommandError<A::Error>> {
+    async fn catch_up(&self, id: &str, cached: Option<Cached<A>>) -> Result<Cached<A>, BatchError> {
         let mut current = cached.unwrap_or(Cached {
             aggregate: A::default(),
             sequence: 0,
@@ -225,14 +428,39 @@ where
             .repo
             .get_last_events::<A>(id, current.sequence)
             .await
-            .map_err(|e| CommandError::Store(e.to_string()))?;
+            .map_err(|e| BatchError::Store(e.to_string()))?;
         for serialized in newer {
             let envelope = EventEnvelope::<A>::try_from(serialized)
-                .map_err(|e| CommandError::Store(e.to_string()))?;
+                .map_err(|e| BatchError::Store(e.to_string()))?;
             current.sequence = envelope.sequence;
             current.aggregate.apply(envelope.payload);
         }
         Ok(current)
+    }
+}
+
+async fn append(
+    pool: &PgPool,
+    aggregate_type: &str,
+    id: &str,
+    rows: &EventRows,
+) -> Result<(), Append> {
+    let result = sqlx::query(APPEND_EVENTS)
+        .bind(aggregate_type)
+        .bind(id)
+        .bind(&rows.sequences)
+        .bind(&rows.event_types)
+        .bind(&rows.event_versions)
+        .bind(&rows.payloads)
+        .bind(&rows.metadata)
+        .execute(pool)
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+            Err(Append::Conflict)
+        }
+        Err(e) => Err(Append::Store(e.to_string())),
     }
 }
 

@@ -103,7 +103,9 @@ pub(super) async fn run_command<A>(
 ) -> Result<std::result::Result<Accepted<A>, UserError>>
 where
     A: Aggregate + Clone + 'static,
-    A::Command: Clone,
+    A::Command: Clone + Send + Sync + 'static,
+    A::Error: Send + Sync + 'static,
+    A::Services: 'static,
 {
     let state = ctx.data::<AppState>()?;
     let viewer = ctx.data_opt::<Viewer>();
