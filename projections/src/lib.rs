@@ -20,6 +20,6 @@ pub mod listing;
 pub mod orders;
 pub mod store;
 
-pub use apply::{apply_event, apply_listing_event, Applied, ProjectionError};
+pub use apply::{apply_event, apply_listing_event, apply_listing_events, Applied, ProjectionError};
 pub use envelope::EventEnvelope;
 pub use store::{ReadStore, ReadStoreError};

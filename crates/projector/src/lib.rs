@@ -16,7 +16,9 @@ use std::future::Future;
 use futures::stream::{self, StreamExt};
 
 use gavel_bus::Handled;
-use gavel_projections::{apply_event, EventEnvelope, ProjectionError, ReadStore};
+use gavel_projections::{
+    apply_event, apply_listing_events, Applied, EventEnvelope, ProjectionError, ReadStore,
+};
 
 pub use rebuild::{rebuild, RebuildError, Rebuilt};
 
@@ -51,7 +53,8 @@ pub fn group_id(prefix: &str) -> String {
 const CONCURRENT_AGGREGATES: usize = 16;
 
 /// Runs the projector until `shutdown` completes. Each batch of waiting events is grouped by
-/// aggregate: one aggregate's events are applied in order, different aggregates at once.
+/// aggregate: one aggregate's events are applied in order (a listing's in one read and one write),
+/// different aggregates at once.
 pub async fn run(
     brokers: &str,
     topic_prefix: &str,
@@ -73,6 +76,20 @@ pub async fn run(
     Ok(())
 }
 
+/// Applies one aggregate's `events` one at a time, in order.
+async fn apply_each(
+    read_store: &ReadStore,
+    events: &[EventEnvelope],
+) -> Result<Applied, ProjectionError> {
+    let mut outcome = Applied::Duplicate;
+    for envelope in events {
+        if apply_event(read_store.database(), envelope).await? == Applied::Applied {
+            outcome = Applied::Applied;
+        }
+    }
+    Ok(outcome)
+}
+
 /// Applies `batch`, each aggregate's events in order and up to [`CONCURRENT_AGGREGATES`]
 /// aggregates at once; `Retry` if any event could not be applied yet (the applied ones are
 /// duplicates the next time).
@@ -92,16 +109,21 @@ async fn apply_batch(read_store: &ReadStore, batch: Vec<EventEnvelope>) -> Handl
     }
     let failures: Vec<String> = stream::iter(streams)
         .map(|events| async move {
-            for envelope in &events {
-                match apply_event(read_store.database(), envelope).await {
-                    Ok(applied) => tracing::debug!(id = %envelope.aggregate_id, sequence = envelope.sequence, ?applied, "projected"),
-                    Err(error @ ProjectionError::Gap { .. }) => {
-                        return Some(format!("events missing before this one: {error}"))
-                    }
-                    Err(error) => return Some(error.to_string()),
+            let outcome = if events[0].aggregate_type == "Listing" {
+                apply_listing_events(read_store.database(), &events).await
+            } else {
+                apply_each(read_store, &events).await
+            };
+            match outcome {
+                Ok(applied) => {
+                    tracing::debug!(id = %events[0].aggregate_id, events = events.len(), ?applied, "projected");
+                    None
                 }
+                Err(error @ ProjectionError::Gap { .. }) => {
+                    Some(format!("events missing before this one: {error}"))
+                }
+                Err(error) => Some(error.to_string()),
             }
-            None
         })
         .buffer_unordered(CONCURRENT_AGGREGATES)
         .filter_map(|failure| async move { failure })
