@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use bson::Document;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use gavel_domain::listing::ListingEvent;
 use mongodb::Database;
 
@@ -15,6 +16,9 @@ use crate::ProjectionError;
 
 /// How many documents one bulk insert carries.
 const BATCH: usize = 1_000;
+
+/// How many bulk inserts are in flight at once.
+const CONCURRENT_BATCHES: usize = 4;
 
 /// Listing documents, bid history and price history, built in memory.
 #[derive(Debug, Default)]
@@ -83,27 +87,37 @@ impl ListingFold {
         self.listings.is_empty()
     }
 
-    /// Writes everything to `db` in bulk. Listings sold from a SKU get its remaining stock from
-    /// the inventory read model, so inventory events must have been applied first.
+    /// Writes everything to `db` in bulk, several batches at once so that the read store's
+    /// front end and its database work side by side. Listings sold from a SKU get its remaining
+    /// stock from the inventory read model, so inventory events must have been applied first.
     pub async fn write(self, db: &Database) -> Result<(), ProjectionError> {
         let mut listings: Vec<Document> = self.listings.into_values().collect();
         for listing in &mut listings {
             crate::inventory::add_remaining_stock(db, listing).await?;
         }
-        insert_all(db, "listings", listings).await?;
-        insert_all(db, "bid_history", self.bids.into_values().collect()).await?;
-        insert_all(db, "price_history", self.price_points).await
+        let bids: Vec<Document> = self.bids.into_values().collect();
+        let batches = [
+            ("listings", listings),
+            ("bid_history", bids),
+            ("price_history", self.price_points),
+        ]
+        .into_iter()
+        .flat_map(|(collection, documents)| {
+            documents
+                .chunks(BATCH)
+                .map(|batch| (collection, batch.to_vec()))
+                .collect::<Vec<_>>()
+        });
+        stream::iter(batches)
+            .map(|(collection, batch)| async move {
+                db.collection::<Document>(collection)
+                    .insert_many(batch)
+                    .await
+                    .map(drop)
+            })
+            .buffer_unordered(CONCURRENT_BATCHES)
+            .try_collect::<()>()
+            .await?;
+        Ok(())
     }
-}
-
-async fn insert_all(
-    db: &Database,
-    collection: &str,
-    documents: Vec<Document>,
-) -> Result<(), ProjectionError> {
-    let collection = db.collection::<Document>(collection);
-    for batch in documents.chunks(BATCH) {
-        collection.insert_many(batch.to_vec()).await?;
-    }
-    Ok(())
 }
