@@ -278,6 +278,9 @@ create_databases() {
       say "created database $db"
     fi
   done
+  # FerretDB's lookups by field would scan whole collections without these (see the file).
+  PGOPTIONS='-c client_min_messages=warning' "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" \
+    -d ferretdb -v ON_ERROR_STOP=1 -q -f "$INFRA/ferretdb/lookup-indexes.sql" >/dev/null
 }
 
 # --- Kafka -------------------------------------------------------------------------------------
