@@ -6,6 +6,7 @@
 //! rebuild speed, search and each role's peak memory, then writes the results as JSON, SVG charts
 //! and `docs/benchmarks.md`. `docs/benchmarks.md` says how to run it.
 
+mod cpu;
 mod deployment;
 mod measure;
 mod report;
@@ -114,7 +115,11 @@ pub struct Results {
     projector_catch_up: report::CatchUp,
     stream_length: Vec<stream_length::Point>,
     hot_auction: hot_auction::HotAuction,
+    /// Where the processor time went during the hot auction.
+    hot_auction_cpu: cpu::CpuUse,
     freshness: Vec<freshness::Load>,
+    /// Where the processor time went during the freshness runs.
+    freshness_cpu: cpu::CpuUse,
     rebuild: Vec<rebuild::Rebuild>,
     search: Vec<search::Search>,
     /// Peak resident memory of each role over the command runs, in MiB.
@@ -146,10 +151,19 @@ async fn main() -> anyhow::Result<()> {
         stream_length::run(&deployment, &plan.stream_lengths, plan.stream_samples, 50.0).await?;
     deployment.drain(Duration::from_secs(900)).await?;
     step("hot auction");
-    let hot_auction = hot_auction::run(&deployment, plan.hot_clients, plan.run).await?;
+    let (hot_auction, hot_auction_cpu) =
+        cpu::during(hot_auction::run(&deployment, plan.hot_clients, plan.run)).await;
+    let hot_auction = hot_auction?;
     deployment.drain(Duration::from_secs(900)).await?;
     step("freshness at fixed loads");
-    let freshness = freshness::run(&deployment, &plan.rates, plan.run, plan.auctions).await?;
+    let (freshness, freshness_cpu) = cpu::during(freshness::run(
+        &deployment,
+        &plan.rates,
+        plan.run,
+        plan.auctions,
+    ))
+    .await;
+    let freshness = freshness?;
     let peak_rss_mib = deployment.peak_rss_mib();
     drop(deployment);
     step("rebuild");
@@ -165,7 +179,9 @@ async fn main() -> anyhow::Result<()> {
         projector_catch_up,
         stream_length,
         hot_auction,
+        hot_auction_cpu,
         freshness,
+        freshness_cpu,
         rebuild,
         search,
         peak_rss_mib,

@@ -260,6 +260,25 @@ pub fn summary_tables(results: &Results) -> String {
             s.failed
         );
     }
+    for (run, usage) in [
+        ("the hot auction", &results.hot_auction_cpu),
+        ("the freshness runs", &results.freshness_cpu),
+    ] {
+        let _ = write!(
+            out,
+            "\n### Where the processor time went during {run} ({:.1} s, {:.0} CPU-seconds available)\n\n\
+             | component | CPU seconds | share of the machine |\n|---|---:|---:|\n",
+            usage.wall_seconds,
+            usage.available_seconds()
+        );
+        for (component, seconds) in &usage.by_component {
+            let _ = writeln!(
+                out,
+                "| {component} | {seconds:.1} | {:.0} % |",
+                100.0 * seconds / usage.available_seconds()
+            );
+        }
+    }
     out.push_str("\n### Peak memory of each role (over the command runs)\n\n| role | peak RSS MiB |\n|---|---:|\n");
     for (role, mib) in &results.peak_rss_mib {
         let _ = writeln!(out, "| `gavel {role}` | {mib:.0} |");
