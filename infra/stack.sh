@@ -278,7 +278,7 @@ create_databases() {
       say "created database $db"
     fi
   done
-  # FerretDB's lookups by field would scan whole collections without these (see the file).
+  # Without these, every FerretDB lookup by _id scans its whole collection (see the file).
   PGOPTIONS='-c client_min_messages=warning' "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" \
     -d ferretdb -v ON_ERROR_STOP=1 -q -f "$INFRA/ferretdb/lookup-indexes.sql" >/dev/null
 }

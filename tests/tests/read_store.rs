@@ -6,6 +6,7 @@ use gavel_projections::ReadStore;
 use gavel_tests::{stack_settings, unique_name};
 use mongodb::bson::{doc, Document};
 use mongodb::options::FindOptions;
+use sqlx::Connection;
 
 #[tokio::test]
 async fn the_server_is_ferretdb_speaking_the_mongodb_protocol() {
@@ -105,4 +106,57 @@ async fn documents_are_inserted_filtered_and_sorted() {
         .unwrap();
     assert_eq!(l2.get_i64("price_minor").unwrap(), 400_000);
     assert_eq!(listings.count_documents(doc! {}).await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn a_lookup_by_id_is_served_by_an_index_whatever_the_collection_size() {
+    let settings = stack_settings();
+    let database = unique_name("read");
+    let store = ReadStore::connect(&settings.mongodb_url, &database)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let listings = store.database().collection::<Document>("listings");
+    listings
+        .insert_many((0..200).map(|n| doc! { "_id": format!("listing-{n}"), "status": "active" }))
+        .await
+        .unwrap();
+    let found = listings
+        .find_one(doc! { "_id": "listing-7" })
+        .await
+        .unwrap()
+        .expect("the document");
+    assert_eq!(found.get_str("status").unwrap(), "active");
+
+    // FerretDB keeps each MongoDB database as a PostgreSQL schema, in its own PostgreSQL database.
+    let (server, _) = settings.postgres_url.rsplit_once('/').unwrap();
+    let mut connection = sqlx::PgConnection::connect(&format!("{server}/ferretdb"))
+        .await
+        .unwrap();
+    let table: String = sqlx::query_scalar(&format!(
+        "SELECT _jsonb ->> 'table' FROM \"{database}\"._ferretdb_database_metadata \
+         WHERE _jsonb ->> '_id' = 'listings'"
+    ))
+    .fetch_one(&mut connection)
+    .await
+    .unwrap();
+    // With scans priced out, the planner still scans unless an index can answer the filter
+    // FerretDB sends for {_id: ...}.
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(&format!(
+        "EXPLAIN SELECT _jsonb FROM \"{database}\".\"{table}\" \
+         WHERE _jsonb -> '_id' @> '\"listing-7\"'::jsonb"
+    ))
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("Index Cond") && line.contains("@>")),
+        "a lookup by _id scans the collection:\n{}",
+        plan.join("\n")
+    );
 }

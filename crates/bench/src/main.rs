@@ -113,6 +113,8 @@ pub struct Results {
     throughput: Vec<throughput::Level>,
     /// How fast the projector applied the backlog the throughput runs left.
     projector_catch_up: report::CatchUp,
+    /// Where the processor time went while the projector caught up.
+    projector_catch_up_cpu: cpu::CpuUse,
     stream_length: Vec<stream_length::Point>,
     hot_auction: hot_auction::HotAuction,
     /// Where the processor time went during the hot auction.
@@ -144,7 +146,9 @@ async fn main() -> anyhow::Result<()> {
     step("command throughput and the pgbench ceiling");
     let throughput = throughput::run(&deployment, &plan.levels, plan.auctions, plan.run).await?;
     step("waiting for the projector to drain");
-    let (drain_time, drained) = deployment.drain(Duration::from_secs(900)).await?;
+    let (drained, projector_catch_up_cpu) =
+        cpu::during(deployment.drain(Duration::from_secs(900))).await;
+    let (drain_time, drained) = drained?;
     let projector_catch_up = report::CatchUp::new(drained, drain_time);
     step("latency against stream length");
     let stream_length =
@@ -177,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
         machine: report::Machine::here(),
         throughput,
         projector_catch_up,
+        projector_catch_up_cpu,
         stream_length,
         hot_auction,
         hot_auction_cpu,

@@ -261,6 +261,10 @@ pub fn summary_tables(results: &Results) -> String {
         );
     }
     for (run, usage) in [
+        (
+            "the projector's catch-up after the throughput runs",
+            &results.projector_catch_up_cpu,
+        ),
         ("the hot auction", &results.hot_auction_cpu),
         ("the freshness runs", &results.freshness_cpu),
     ] {
