@@ -13,7 +13,7 @@ use super::commands::{
 };
 use super::errors::ListingError;
 use super::events::{AuctionOutcome, ListingEvent, PublicAuctionState, UnsoldReason};
-use super::proxy::{resolve, Resolution};
+use super::proxy::{BidderMaxima, Resolution};
 use super::{LATE_PHASE, LATE_RETRACTION_WINDOW};
 use crate::clock::Clock;
 use crate::increment::price_plus_increment;
@@ -69,7 +69,11 @@ pub struct Listing {
     price: Option<Money>,
     reserve: Option<Money>,
     ends_at: Option<DateTime<Utc>>,
-    bids: Vec<Bid>,
+    /// Shared between copies of the state: the command bus copies it per command, and an
+    /// auction's bids are by far its largest part.
+    bids: Arc<Vec<Bid>>,
+    /// Each live bidder's highest maximum, kept as bids arrive and leave.
+    maxima: BidderMaxima,
     leader_id: Option<Uuid>,
     reserve_met: bool,
     buy_now_available: bool,
@@ -194,27 +198,33 @@ impl Listing {
         }
     }
 
-    fn resolve_with(&self, bids: &[Bid], reserve: Option<&Money>) -> Resolution {
+    fn resolve_with(&self, maxima: &BidderMaxima, reserve: Option<&Money>) -> Resolution {
         let start = match &self.terms {
             Some(ListingTerms::Auction(terms)) => terms.start_price,
             _ => self.price.expect("auction created with a price"),
         };
-        resolve(&start, reserve, bids)
+        maxima.resolve(&start, reserve)
     }
 
-    fn public_state(&self, bids: &[Bid], reserve: Option<&Money>) -> PublicAuctionState {
-        let resolution = self.resolve_with(bids, reserve);
+    /// The public state of this auction with `bid_count` live bids whose maxima are `maxima`.
+    fn public_state(
+        &self,
+        maxima: &BidderMaxima,
+        bid_count: usize,
+        reserve: Option<&Money>,
+    ) -> PublicAuctionState {
+        let resolution = self.resolve_with(maxima, reserve);
         let policy = self.auction().map(|t| t.buy_now_policy).unwrap_or_default();
         let buy_now_gone = match policy {
-            BuyNowPolicy::FirstBid => !bids.is_empty(),
-            BuyNowPolicy::ReserveMet => !bids.is_empty() && resolution.reserve_met,
+            BuyNowPolicy::FirstBid => bid_count > 0,
+            BuyNowPolicy::ReserveMet => bid_count > 0 && resolution.reserve_met,
         };
         PublicAuctionState {
             price: resolution.price,
             leader_id: resolution.leader.map(|(id, _)| id),
             reserve_met: resolution.reserve_met,
             buy_now_available: self.buy_now_available && !buy_now_gone,
-            bid_count: bids.len() as u32,
+            bid_count: bid_count as u32,
         }
     }
 
@@ -263,7 +273,7 @@ impl Listing {
             return Err(ListingError::SellerCannotBid);
         }
         self.currency_of(&max_amount, "maxAmount")?;
-        let resolution = self.resolve_with(&self.bids, self.reserve.as_ref());
+        let resolution = self.resolve_with(&self.maxima, self.reserve.as_ref());
         let minimum = match &resolution.leader {
             // The leader may raise their own maximum; it must go up.
             Some((leader, leader_max)) if *leader == bidder.user_id => {
@@ -277,14 +287,17 @@ impl Listing {
                 minimum: minimum.to_string(),
             });
         }
-        let mut bids = self.bids.clone();
-        bids.push(Bid {
-            bid_id,
-            bidder_id: bidder.user_id,
-            max_amount,
-            placed_at: now,
-        });
-        let state = self.public_state(&bids, self.reserve.as_ref());
+        let mut maxima = self.maxima.clone();
+        maxima.add(
+            &Bid {
+                bid_id,
+                bidder_id: bidder.user_id,
+                max_amount,
+                placed_at: now,
+            },
+            self.bids.len(),
+        );
+        let state = self.public_state(&maxima, self.bids.len() + 1, self.reserve.as_ref());
         let mut events = vec![ListingEvent::BidPlaced {
             bid_id,
             bidder_id: bidder.user_id,
@@ -342,7 +355,11 @@ impl Listing {
         Ok(ListingEvent::BidsRetracted {
             bidder_id: bidder.user_id,
             bid_ids: retracted,
-            state: self.public_state(&remaining, self.reserve.as_ref()),
+            state: self.public_state(
+                &BidderMaxima::from_bids(&remaining),
+                remaining.len(),
+                self.reserve.as_ref(),
+            ),
             at: now,
         })
     }
@@ -581,7 +598,7 @@ impl Aggregate for Listing {
                     ));
                 }
                 vec![ListingEvent::ReserveLowered {
-                    state: self.public_state(&self.bids, Some(&reserve)),
+                    state: self.public_state(&self.maxima, self.bids.len(), Some(&reserve)),
                     reserve,
                     at: now,
                 }]
@@ -653,17 +670,20 @@ impl Aggregate for Listing {
                 state,
                 placed_at,
             } => {
-                self.bids.push(Bid {
+                let bid = Bid {
                     bid_id,
                     bidder_id,
                     max_amount,
                     placed_at,
-                });
+                };
+                self.maxima.add(&bid, self.bids.len());
+                Arc::make_mut(&mut self.bids).push(bid);
                 self.apply_public_state(&state);
             }
             ListingEvent::AuctionExtended { new_ends_at, .. } => self.ends_at = Some(new_ends_at),
             ListingEvent::BidsRetracted { bid_ids, state, .. } => {
-                self.bids.retain(|bid| !bid_ids.contains(&bid.bid_id));
+                Arc::make_mut(&mut self.bids).retain(|bid| !bid_ids.contains(&bid.bid_id));
+                self.maxima = BidderMaxima::from_bids(&self.bids);
                 self.apply_public_state(&state);
             }
             ListingEvent::BoughtNow {
