@@ -7,6 +7,7 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope, EventStore};
+use gavel_store::outbox::OutboxBell;
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use tokio::sync::{oneshot, Mutex};
@@ -106,6 +107,8 @@ struct Inner<A: Aggregate> {
     services: A::Services,
     slots: moka::sync::Cache<String, Arc<Slot<A>>>,
     retry: RetryPolicy,
+    /// Wakes the relay once events are committed.
+    relay: OutboxBell,
 }
 
 impl<A> CommandBus<A>
@@ -123,6 +126,7 @@ where
                 store: PersistedEventStore::new_event_store(PostgresEventRepository::new(
                     pool.clone(),
                 )),
+                relay: OutboxBell::new(pool.clone()),
                 pool,
                 services,
                 slots: moka::sync::Cache::new(capacity),
@@ -344,6 +348,7 @@ where
             }
             match append(&self.pool, A::TYPE, id, &decided.rows).await {
                 Ok(()) => {
+                    self.relay.ring();
                     *cached = Some(Cached {
                         aggregate: decided.state,
                         sequence: decided.sequence,

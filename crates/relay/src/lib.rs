@@ -26,8 +26,8 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 /// The advisory-lock key the active relay holds ("gavelrly" in ASCII).
 pub const LEADER_LOCK_KEY: i64 = 0x6761_7665_6c72_6c79;
 
-/// The channel the outbox trigger notifies on each insert.
-pub const OUTBOX_CHANNEL: &str = "gavel_outbox";
+/// The channel command buses notify on once their events are committed.
+pub use gavel_store::outbox::CHANNEL as OUTBOX_CHANNEL;
 
 /// How many outbox rows one round publishes at most.
 const BATCH_SIZE: i64 = 500;

@@ -4,6 +4,10 @@
 //! (`events`, `snapshots`), plus the `outbox` that a trigger fills in the same transaction as each
 //! event, so that the relay can publish every committed event to Kafka. The SQL lives in
 //! `schema/sql/` and is applied by [`migrate`].
+//!
+//! [`outbox`] wakes the relay once events are committed.
+
+pub mod outbox;
 
 use std::time::Duration;
 
