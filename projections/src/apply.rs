@@ -7,13 +7,11 @@
 //! its expected version in the filter.
 
 use bson::{doc, Document};
-use gavel_domain::listing::ListingEvent;
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::InsertManyOptions;
 use mongodb::{Collection, Database};
 
 use crate::envelope::EventEnvelope;
-use crate::listing::{change_for, ListingChange};
 
 /// What applying an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +71,7 @@ pub async fn apply_event(
     envelope: &EventEnvelope,
 ) -> Result<Applied, ProjectionError> {
     match envelope.aggregate_type.as_str() {
-        "Listing" => apply_listing_event(db, envelope).await,
+        "Listing" => crate::apply_listings::apply_listing_event(db, envelope).await,
         "Inventory" => crate::inventory::apply_inventory_event(db, envelope).await,
         "Order" => crate::orders::apply_order_event(db, envelope).await,
         other => Err(ProjectionError::UnknownAggregate(other.to_string())),
@@ -155,164 +153,8 @@ pub(crate) async fn write_versioned(
     }
 }
 
-/// Applies one `Listing` event envelope to the read models in `db`.
-pub async fn apply_listing_event(
-    db: &Database,
-    envelope: &EventEnvelope,
-) -> Result<Applied, ProjectionError> {
-    apply_listing_events(db, std::slice::from_ref(envelope)).await
-}
-
-/// Applies consecutive event envelopes of one listing, in sequence order, to the read models in
-/// `db`: one read of the listing document, one bulk insert per history collection and one write
-/// of the document, however many events there are. Events the document has applied already are
-/// skipped; an event past a gap stops the run after the ones before it are written.
-///
-/// History documents are inserted, never upserted: an insert is FerretDB's fast path (a filter on
-/// `_id` scans the collection), and a redelivered event's insert fails on the unique `_id`,
-/// leaving the document (and a later retraction mark) as it was. The listing document is written
-/// last, with the version it was read at in the filter.
-pub async fn apply_listing_events(
-    db: &Database,
-    envelopes: &[EventEnvelope],
-) -> Result<Applied, ProjectionError> {
-    let Some(first) = envelopes.first() else {
-        return Ok(Applied::Duplicate);
-    };
-    let id = first.aggregate_id.as_str();
-    let listings = db.collection::<Document>("listings");
-    let mut document = listings.find_one(doc! { "_id": id }).await?;
-    let read_at = document
-        .as_ref()
-        .and_then(|d| d.get_i64("version").ok())
-        .unwrap_or(0);
-    let mut folded = FoldedListing::default();
-    let mut applied = read_at;
-    let mut gap = None;
-    for envelope in envelopes {
-        let sequence = envelope.sequence;
-        if sequence <= applied {
-            continue;
-        }
-        if sequence != applied + 1 {
-            gap = Some(ProjectionError::Gap {
-                aggregate_id: id.to_string(),
-                applied,
-                sequence,
-            });
-            break;
-        }
-        let event: ListingEvent = parse(envelope)?;
-        let previous_price = document
-            .as_ref()
-            .and_then(|d| d.get_i64("price_minor").ok());
-        folded.add(
-            change_for(id, sequence, &event, previous_price),
-            &mut document,
-            sequence,
-        );
-        applied = sequence;
-    }
-    let Some(mut write) = folded.listing else {
-        return match gap {
-            Some(gap) => Err(gap),
-            None => Ok(Applied::Duplicate),
-        };
-    };
-    if let DocumentWrite::Insert(document) = &mut write {
-        crate::inventory::add_remaining_stock(db, document).await?;
-    }
-    insert_all_once(&db.collection::<Document>("bid_history"), folded.bids).await?;
-    let bids = db.collection::<Document>("bid_history");
-    for key in &folded.retracted_stored_bids {
-        bids.update_one(doc! { "_id": key }, doc! { "$set": { "retracted": true } })
-            .await?;
-    }
-    insert_all_once(
-        &db.collection::<Document>("price_history"),
-        folded.price_points,
-    )
-    .await?;
-    let outcome = match write {
-        DocumentWrite::Insert(document) => match listings.insert_one(document).await {
-            Ok(_) => Applied::Applied,
-            Err(e) if is_duplicate_key(&e) => Applied::Duplicate,
-            Err(e) => return Err(e.into()),
-        },
-        DocumentWrite::Set(mut set) => {
-            set.insert("version", applied);
-            let result = listings
-                .update_one(doc! { "_id": id, "version": read_at }, doc! { "$set": set })
-                .await?;
-            if result.matched_count != 1 {
-                return Err(ProjectionError::Concurrent(id.to_string()));
-            }
-            Applied::Applied
-        }
-    };
-    match gap {
-        Some(gap) => Err(gap),
-        None => Ok(outcome),
-    }
-}
-
-/// The changes of several consecutive events of one listing, merged into one write per document.
-#[derive(Default)]
-struct FoldedListing {
-    /// The listing document to insert, or the fields to set; none until an event is folded in.
-    listing: Option<DocumentWrite>,
-    bids: Vec<Document>,
-    /// Retracted bids placed before this run, already in the bid history.
-    retracted_stored_bids: Vec<String>,
-    price_points: Vec<Document>,
-}
-
-impl FoldedListing {
-    /// Folds in `change`, the event at `sequence`, keeping `document` (the listing as the events
-    /// so far leave it) current for the next event's previous price.
-    fn add(&mut self, change: ListingChange, document: &mut Option<Document>, sequence: i64) {
-        match change.listing {
-            DocumentWrite::Insert(created) => {
-                *document = Some(created.clone());
-                self.listing = Some(DocumentWrite::Insert(created));
-            }
-            DocumentWrite::Set(set) => {
-                let current = document.get_or_insert_with(Document::new);
-                current.extend(set.clone());
-                current.insert("version", sequence);
-                self.listing = Some(match self.listing.take() {
-                    None => DocumentWrite::Set(set),
-                    Some(DocumentWrite::Set(mut fields)) => {
-                        fields.extend(set);
-                        DocumentWrite::Set(fields)
-                    }
-                    Some(DocumentWrite::Insert(mut created)) => {
-                        created.extend(set);
-                        created.insert("version", sequence);
-                        DocumentWrite::Insert(created)
-                    }
-                });
-            }
-        }
-        self.bids.extend(change.bids);
-        for key in change.retracted_bids {
-            match self
-                .bids
-                .iter_mut()
-                .find(|bid| bid.get_str("_id") == Ok(key.as_str()))
-            {
-                Some(bid) => {
-                    bid.insert("retracted", true);
-                }
-                None => self.retracted_stored_bids.push(key),
-            }
-        }
-        self.price_points.extend(change.price_point);
-    }
-}
-
 /// Inserts `documents` in one round trip, leaving any whose `_id` exists as it is.
-async fn insert_all_once(
+pub(crate) async fn insert_all_once(
     collection: &Collection<Document>,
     documents: Vec<Document>,
 ) -> Result<(), ProjectionError> {
@@ -347,7 +189,7 @@ fn only_duplicate_keys(error: &mongodb::error::Error) -> bool {
 /// MongoDB's `DuplicateKey` error code.
 const DUPLICATE_KEY: i32 = 11000;
 
-fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+pub(crate) fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     matches!(
         error.kind.as_ref(),
         ErrorKind::Write(WriteFailure::WriteError(e)) if e.code == DUPLICATE_KEY

@@ -9,10 +9,12 @@
 //! - [`inventory`]: stock levels per seller SKU, and the remaining stock shown on listings.
 //! - [`orders`]: one document per order, for buyers and sellers.
 //! - [`apply`]: writing those changes exactly once in effect, with gap detection.
+//! - [`apply_listings`]: the listing read models written many listings at a time.
 //! - [`fold`]: the listing read models built in memory, for rebuilding them in bulk.
 //! - [`store`]: the database, its collections and indexes.
 
 pub mod apply;
+pub mod apply_listings;
 pub mod envelope;
 pub mod fold;
 pub mod inventory;
@@ -20,6 +22,9 @@ pub mod listing;
 pub mod orders;
 pub mod store;
 
-pub use apply::{apply_event, apply_listing_event, apply_listing_events, Applied, ProjectionError};
+pub use apply::{apply_event, Applied, ProjectionError};
+pub use apply_listings::{
+    apply_listing_event, apply_listing_events, apply_listing_streams, ListingDocuments,
+};
 pub use envelope::EventEnvelope;
 pub use store::{ReadStore, ReadStoreError};

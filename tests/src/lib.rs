@@ -5,6 +5,7 @@
 //! database, so tests run in parallel without seeing each other's data. Tests that need to stop a
 //! service start a private stack of their own ([`PrivateStack`]).
 
+pub mod listings;
 pub mod payments;
 mod private_stack;
 mod process;
@@ -27,6 +28,7 @@ use gavel_domain::listing::ListingServices;
 use gavel_domain::order::OrderServices;
 use gavel_projections::ReadStore;
 use gavel_purchases::PurchaseProcess;
+use gavel_store::projected::ProjectionWatch;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -195,6 +197,7 @@ impl TestApp {
             postgres: pool.clone(),
             kafka: Arc::new(ReadinessProbe::new(&settings.kafka_brokers).expect("kafka client")),
             read_store: read_store.clone(),
+            projections: ProjectionWatch::start(pool.clone(), settings.mongodb_database.clone()),
             tokens: TokenKeys::new(&settings.jwt_secret),
             schema: gavel_api::build_schema(),
             listings: listings.clone(),
@@ -219,7 +222,7 @@ impl TestApp {
         if pipeline {
             let relay = gavel_relay::Relay::new(
                 &settings.postgres_url,
-                pool,
+                pool.clone(),
                 &settings.kafka_brokers,
                 &settings.kafka_topic_prefix,
             )
@@ -229,9 +232,10 @@ impl TestApp {
                 let brokers = settings.kafka_brokers.clone();
                 let prefix = settings.kafka_topic_prefix.clone();
                 let read_store = read_store.clone();
+                let event_store = pool.clone();
                 let stopped = when_stopped();
                 async move {
-                    gavel_projector::run(&brokers, &prefix, read_store, stopped)
+                    gavel_projector::run(&brokers, &prefix, read_store, event_store, stopped)
                         .await
                         .expect("projector");
                 }

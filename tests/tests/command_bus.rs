@@ -5,11 +5,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use gavel_commands::{CommandBus, CommandContext, CommandError, RetryPolicy};
 use gavel_domain::clock::{Clock, ManualClock};
-use gavel_domain::listing::{
-    Actor, AuctionTerms, BuyNowPolicy, ClosePolicy, Condition, ItemDetails, Listing,
-    ListingCommand, ListingServices, ListingStatus, ListingTerms,
-};
-use gavel_domain::{Currency, Money, Role};
+use gavel_domain::listing::{Actor, Listing, ListingCommand, ListingServices, ListingStatus};
+use gavel_domain::Role;
+use gavel_tests::listings::{create_auction, usd};
 use gavel_tests::tally::{Add, Tally};
 use gavel_tests::{isolated_settings, postgres_pool, stack_settings};
 use uuid::Uuid;
@@ -129,36 +127,13 @@ fn listing_buses(
 async fn a_cache_made_stale_by_another_process_never_decides_an_answer() {
     let settings = isolated_settings(&stack_settings()).await;
     let (clock, [a, b]) = listing_buses(&settings);
-    let usd = |minor| Money::from_minor(minor, Currency::new("USD").unwrap());
     let seller = Actor::new(Uuid::now_v7(), [Role::VerifiedSeller]);
     let bidder = Actor::new(Uuid::now_v7(), [Role::Buyer]);
     let id = Uuid::now_v7();
     let now = clock.now();
     a.execute(
         &id.to_string(),
-        ListingCommand::CreateListing {
-            listing_id: id,
-            seller: seller.clone(),
-            item: ItemDetails {
-                title: "Omega Speedmaster".into(),
-                brand: "Omega".into(),
-                model: "Speedmaster".into(),
-                reference: "311.30.42.30.01.005".into(),
-                condition: Condition::Good,
-                year: None,
-                box_and_papers: false,
-                description: String::new(),
-                image_urls: vec![],
-            },
-            terms: ListingTerms::Auction(AuctionTerms {
-                start_price: usd(10_000),
-                reserve: None,
-                buy_now: None,
-                buy_now_policy: BuyNowPolicy::FirstBid,
-                close_policy: ClosePolicy::HardClose,
-                ends_at: now + chrono::Duration::hours(6),
-            }),
-        },
+        create_auction(id, seller.clone(), now + chrono::Duration::hours(6)),
         &context(),
     )
     .await

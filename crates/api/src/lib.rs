@@ -21,6 +21,7 @@ use gavel_domain::inventory::Inventory;
 use gavel_domain::listing::Listing;
 use gavel_domain::order::Order;
 use gavel_projections::ReadStore;
+use gavel_store::projected::ProjectionWatch;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub kafka: Arc<ReadinessProbe>,
     /// The read models.
     pub read_store: ReadStore,
+    /// Wakes queries waiting to read their own writes when a projector announces it wrote.
+    pub projections: ProjectionWatch,
     /// Checks the bearer tokens of incoming requests.
     pub tokens: auth::TokenKeys,
     /// The GraphQL schema, built once.

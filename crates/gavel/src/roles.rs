@@ -17,6 +17,7 @@ use gavel_domain::order::{Order, OrderServices};
 use gavel_projections::ReadStore;
 use gavel_purchases::PurchaseProcess;
 use gavel_relay::Relay;
+use gavel_store::projected::ProjectionWatch;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
@@ -122,6 +123,7 @@ async fn serve_api(
         postgres: parts.pool.clone(),
         kafka: Arc::new(ReadinessProbe::new(&settings.kafka_brokers)?),
         read_store: parts.read_store.clone(),
+        projections: ProjectionWatch::start(parts.pool.clone(), settings.mongodb_database.clone()),
         tokens: TokenKeys::new(&settings.jwt_secret),
         schema: gavel_api::build_schema(),
         listings: parts.listings.clone(),
@@ -178,6 +180,7 @@ async fn run_projector(
         &settings.kafka_brokers,
         &settings.kafka_topic_prefix,
         parts.read_store.clone(),
+        parts.pool.clone(),
         shutdown,
     )
     .await?;

@@ -10,15 +10,18 @@
 
 mod rebuild;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 
 use futures::stream::{self, StreamExt};
 
 use gavel_bus::Handled;
 use gavel_projections::{
-    apply_event, apply_listing_events, Applied, EventEnvelope, ProjectionError, ReadStore,
+    apply_event, apply_listing_streams, Applied, EventEnvelope, ListingDocuments, ProjectionError,
+    ReadStore,
 };
+use gavel_store::projected::announce;
+use sqlx::PgPool;
 
 pub use rebuild::{rebuild, RebuildError, Rebuilt};
 
@@ -48,20 +51,28 @@ pub fn group_id(prefix: &str) -> String {
     format!("{prefix}projector")
 }
 
-/// How many aggregates of one batch are projected at once. The read store's round trips, not its
-/// processor, bound a projector, so overlapping them is what makes it keep up.
+/// How many inventory and order aggregates of one batch are projected at once. The read store's
+/// round trips, not its processor, bound a projector, so overlapping them is what makes it keep up.
 const CONCURRENT_AGGREGATES: usize = 16;
 
+/// How many listing documents a projector remembers from its own writes, so that their next
+/// events need no read (a few kilobytes each).
+const REMEMBERED_LISTINGS: u64 = 20_000;
+
 /// Runs the projector until `shutdown` completes. Each batch of waiting events is grouped by
-/// aggregate: one aggregate's events are applied in order (a listing's in one read and one write),
-/// different aggregates at once.
+/// aggregate: one aggregate's events are applied in order, different aggregates at once, and the
+/// listings of a batch share their history inserts. Once a batch is applied, the aggregates it
+/// moved are announced on `event_store`'s database, for queries waiting to read their own writes.
 pub async fn run(
     brokers: &str,
     topic_prefix: &str,
     read_store: ReadStore,
+    event_store: PgPool,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProjectorError> {
     let group = group_id(topic_prefix);
+    let listings = ListingDocuments::new(REMEMBERED_LISTINGS);
+    let read_database = read_store.database().name().to_string();
     gavel_bus::consume_batches(
         brokers,
         &group,
@@ -69,7 +80,22 @@ pub async fn run(
         shutdown,
         |batch: Vec<EventEnvelope>| {
             let read_store = read_store.clone();
-            async move { apply_batch(&read_store, batch).await }
+            let listings = listings.clone();
+            let event_store = event_store.clone();
+            let read_database = read_database.clone();
+            async move {
+                let moved: BTreeSet<String> =
+                    batch.iter().map(|e| e.aggregate_id.clone()).collect();
+                let handled = apply_batch(&read_store, &listings, batch).await;
+                if matches!(handled, Handled::Done) {
+                    let ids = moved.iter().map(String::as_str);
+                    if let Err(error) = announce(&event_store, &read_database, ids).await {
+                        // Waiting queries look again on their own; only their wait is longer.
+                        tracing::warn!(%error, "could not announce projected aggregates");
+                    }
+                }
+                handled
+            }
         },
     )
     .await?;
@@ -90,10 +116,57 @@ async fn apply_each(
     Ok(outcome)
 }
 
-/// Applies `batch`, each aggregate's events in order and up to [`CONCURRENT_AGGREGATES`]
-/// aggregates at once; `Retry` if any event could not be applied yet (the applied ones are
-/// duplicates the next time).
-async fn apply_batch(read_store: &ReadStore, batch: Vec<EventEnvelope>) -> Handled {
+/// Applies `batch`, each aggregate's events in order: the listings together, the other
+/// aggregates up to [`CONCURRENT_AGGREGATES`] at once. `Retry` if any event could not be applied
+/// yet (the applied ones are duplicates the next time).
+async fn apply_batch(
+    read_store: &ReadStore,
+    listings: &ListingDocuments,
+    batch: Vec<EventEnvelope>,
+) -> Handled {
+    let (listing_streams, other_streams): (Vec<_>, Vec<_>) = by_aggregate(batch)
+        .into_iter()
+        .partition(|events| events[0].aggregate_type == "Listing");
+    let listing_failures = async {
+        let streams: Vec<&[EventEnvelope]> = listing_streams.iter().map(Vec::as_slice).collect();
+        match apply_listing_streams(read_store.database(), &streams, listings).await {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .filter_map(Result::err)
+                .map(describe)
+                .collect(),
+            Err(error) => vec![describe(error)],
+        }
+    };
+    let mut others = Vec::with_capacity(other_streams.len());
+    for events in &other_streams {
+        others.push(apply_each(read_store, events));
+    }
+    let other_failures = stream::iter(others)
+        .buffer_unordered(CONCURRENT_AGGREGATES)
+        .collect::<Vec<_>>();
+    let (listing_failures, other_failures): (Vec<String>, Vec<_>) =
+        futures::join!(listing_failures, other_failures);
+    let failures: Vec<String> = listing_failures
+        .into_iter()
+        .chain(
+            other_failures
+                .into_iter()
+                .filter_map(Result::err)
+                .map(describe),
+        )
+        .collect();
+    match failures.first() {
+        None => Handled::Done,
+        Some(first) => Handled::Retry(format!(
+            "{} aggregates failed, first: {first}",
+            failures.len()
+        )),
+    }
+}
+
+/// `batch` split into one list of events per aggregate, each in the order it arrived.
+fn by_aggregate(batch: Vec<EventEnvelope>) -> Vec<Vec<EventEnvelope>> {
     let mut streams: Vec<Vec<EventEnvelope>> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     for envelope in batch {
@@ -107,33 +180,12 @@ async fn apply_batch(read_store: &ReadStore, batch: Vec<EventEnvelope>) -> Handl
         });
         streams[slot].push(envelope);
     }
-    let failures: Vec<String> = stream::iter(streams)
-        .map(|events| async move {
-            let outcome = if events[0].aggregate_type == "Listing" {
-                apply_listing_events(read_store.database(), &events).await
-            } else {
-                apply_each(read_store, &events).await
-            };
-            match outcome {
-                Ok(applied) => {
-                    tracing::debug!(id = %events[0].aggregate_id, events = events.len(), ?applied, "projected");
-                    None
-                }
-                Err(error @ ProjectionError::Gap { .. }) => {
-                    Some(format!("events missing before this one: {error}"))
-                }
-                Err(error) => Some(error.to_string()),
-            }
-        })
-        .buffer_unordered(CONCURRENT_AGGREGATES)
-        .filter_map(|failure| async move { failure })
-        .collect()
-        .await;
-    match failures.first() {
-        None => Handled::Done,
-        Some(first) => Handled::Retry(format!(
-            "{} aggregates failed, first: {first}",
-            failures.len()
-        )),
+    streams
+}
+
+fn describe(error: ProjectionError) -> String {
+    match error {
+        ProjectionError::Gap { .. } => format!("events missing before this one: {error}"),
+        error => error.to_string(),
     }
 }

@@ -5,9 +5,11 @@
 //! event, so that the relay can publish every committed event to Kafka. The SQL lives in
 //! `schema/sql/` and is applied by [`migrate`].
 //!
-//! [`outbox`] wakes the relay once events are committed.
+//! [`outbox`] wakes the relay once events are committed; [`projected`] carries the projectors'
+//! announcements that read models moved, for queries that wait to read their own writes.
 
 pub mod outbox;
+pub mod projected;
 
 use std::time::Duration;
 

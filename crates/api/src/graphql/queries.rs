@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use gavel_store::projected::FALLBACK_POLL;
+
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Result, SimpleObject, ID};
 use futures::TryStreamExt;
@@ -32,7 +34,8 @@ pub async fn load_listing(
         }))
 }
 
-/// Reads document `id` of `collection` as a `T`. With `min_version`, polls until the document's
+/// Reads document `id` of `collection` as a `T`. With `min_version`, reads again each time a
+/// projector announces it wrote `id` (and at least every [`FALLBACK_POLL`]) until the document's
 /// `version` reaches it or [`READ_YOUR_WRITES_BOUND`] passes; the flag says whether it fell short
 /// (stale).
 pub async fn load_fresh<T: DeserializeOwned>(
@@ -46,7 +49,15 @@ pub async fn load_fresh<T: DeserializeOwned>(
         .database()
         .collection::<Document>(collection);
     let deadline = Instant::now() + READ_YOUR_WRITES_BOUND;
+    let changes = min_version.map(|_| state.projections.changes_of(id));
     loop {
+        // Registered before the read, so that an announcement between the read and the wait
+        // still wakes it.
+        let changed = changes.as_ref().map(|changes| {
+            let mut changed = Box::pin(changes.notified());
+            changed.as_mut().enable();
+            changed
+        });
         let found = collection.find_one(doc! { "_id": id }).await?;
         let version = found.as_ref().and_then(|d| d.get_i64("version").ok());
         let reached = match (version, min_version) {
@@ -54,13 +65,17 @@ pub async fn load_fresh<T: DeserializeOwned>(
             (Some(version), Some(wanted)) => version >= wanted,
             (None, Some(_)) => false,
         };
-        if reached || Instant::now() >= deadline {
+        let now = Instant::now();
+        if reached || now >= deadline {
             return Ok(found
                 .map(mongodb::bson::from_document::<T>)
                 .transpose()?
                 .map(|view| (view, !reached)));
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        let wait = (deadline - now).min(FALLBACK_POLL);
+        if let Some(changed) = changed {
+            let _ = tokio::time::timeout(wait, changed).await;
+        }
     }
 }
 

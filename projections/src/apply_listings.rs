@@ -1,0 +1,326 @@
+//! Applying listing events to the listing read models, many listings at a time.
+//!
+//! FerretDB spends most of a projected event's cost on round trips, so a batch of events is
+//! written in as few of them as the read models allow: each listing's events are folded into one
+//! write of its document, and the history documents of every listing in the batch go in one bulk
+//! insert per collection. A listing's document is read once, or not at all when this process
+//! remembers it from its own last write ([`ListingDocuments`]).
+
+use bson::{doc, Document};
+use futures::stream::{self, StreamExt};
+use gavel_domain::listing::ListingEvent;
+use mongodb::Database;
+
+use crate::apply::{
+    insert_all_once, is_duplicate_key, parse, Applied, DocumentWrite, ProjectionError,
+};
+use crate::envelope::EventEnvelope;
+use crate::listing::{change_for, ListingChange};
+
+/// How many listing documents are read or written at once. Round trips, not the read store's
+/// processor, bound a projector, so overlapping them is what makes it keep up.
+const CONCURRENT_LISTINGS: usize = 16;
+
+/// Listing documents as this process last wrote them, so that a listing's next events need no
+/// read. Only an entry exactly one version behind the next event is trusted, and the write that
+/// follows names the version it expects, so a document another process moved meanwhile is caught:
+/// its entry is dropped and the next attempt reads the document again.
+#[derive(Clone)]
+pub struct ListingDocuments(Option<moka::sync::Cache<String, Document>>);
+
+impl ListingDocuments {
+    /// Remembers up to `capacity` listings, the least recently written ones leaving first.
+    pub fn new(capacity: u64) -> Self {
+        Self(Some(moka::sync::Cache::new(capacity)))
+    }
+
+    /// Remembers nothing: every listing is read before it is written.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    fn next_after(&self, id: &str, sequence: i64) -> Option<Document> {
+        let document = self.0.as_ref()?.get(id)?;
+        (version_of(Some(&document)) + 1 == sequence).then_some(document)
+    }
+
+    fn remember(&self, id: &str, document: Document) {
+        if let Some(cache) = &self.0 {
+            cache.insert(id.to_string(), document);
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Some(cache) = &self.0 {
+            cache.invalidate(id);
+        }
+    }
+}
+
+/// Applies one `Listing` event envelope to the read models in `db`.
+pub async fn apply_listing_event(
+    db: &Database,
+    envelope: &EventEnvelope,
+) -> Result<Applied, ProjectionError> {
+    apply_listing_events(db, std::slice::from_ref(envelope)).await
+}
+
+/// Applies consecutive event envelopes of one listing, in sequence order, to the read models in
+/// `db`, reading its document first. See [`apply_listing_streams`].
+pub async fn apply_listing_events(
+    db: &Database,
+    envelopes: &[EventEnvelope],
+) -> Result<Applied, ProjectionError> {
+    let mut outcomes = apply_listing_streams(db, &[envelopes], &ListingDocuments::none()).await?;
+    outcomes.pop().unwrap_or(Ok(Applied::Duplicate))
+}
+
+/// Applies the events of several listings to the read models in `db`: each stream holds one
+/// listing's consecutive events in sequence order. Returns each stream's outcome, in order, or
+/// one error when a write all of them share (a history collection's bulk insert) failed.
+///
+/// Events a document has applied already are skipped; an event past a gap stops its stream after
+/// the ones before it are written. History documents are inserted, never upserted: an insert is
+/// FerretDB's fast path, and a redelivered event's insert fails on the unique `_id`, leaving the
+/// document (and a later retraction mark) as it was. Each listing document is written last, with
+/// the version it was read at in the filter.
+pub async fn apply_listing_streams(
+    db: &Database,
+    streams: &[&[EventEnvelope]],
+    documents: &ListingDocuments,
+) -> Result<Vec<Result<Applied, ProjectionError>>, ProjectionError> {
+    // Futures gathered in a loop rather than mapped by a closure: a closure over borrowed
+    // streams defeats the compiler's proof that the projector's task is `Send`.
+    let mut folds = Vec::with_capacity(streams.len());
+    for events in streams {
+        folds.push(fold_stream(db, events, documents));
+    }
+    let mut pending: Vec<Result<PendingListing, ProjectionError>> = stream::iter(folds)
+        .buffered(CONCURRENT_LISTINGS)
+        .collect()
+        .await;
+    let mut bids = Vec::new();
+    let mut retracted_stored_bids = Vec::new();
+    let mut price_points = Vec::new();
+    for listing in pending.iter_mut().flatten() {
+        bids.append(&mut listing.folded.bids);
+        retracted_stored_bids.append(&mut listing.folded.retracted_stored_bids);
+        price_points.append(&mut listing.folded.price_points);
+    }
+    let bid_history = db.collection::<Document>("bid_history");
+    insert_all_once(&bid_history, bids).await?;
+    for key in &retracted_stored_bids {
+        bid_history
+            .update_one(doc! { "_id": key }, doc! { "$set": { "retracted": true } })
+            .await?;
+    }
+    insert_all_once(&db.collection::<Document>("price_history"), price_points).await?;
+    let mut writes = Vec::with_capacity(pending.len());
+    for listing in pending {
+        writes.push(write_listing(db, listing, documents));
+    }
+    Ok(stream::iter(writes)
+        .buffered(CONCURRENT_LISTINGS)
+        .collect()
+        .await)
+}
+
+/// One listing's events folded against its document, waiting to be written.
+struct PendingListing {
+    id: String,
+    /// The version the document was at when read or remembered.
+    read_at: i64,
+    /// The sequence of the last event folded in.
+    applied: i64,
+    /// The document as the folded events leave it.
+    document: Option<Document>,
+    folded: FoldedListing,
+    /// A gap met after the folded events, reported once they are written.
+    gap: Option<ProjectionError>,
+}
+
+/// Reads (or recalls) the document of the listing `envelopes` belong to and folds in the events
+/// it has not applied.
+async fn fold_stream(
+    db: &Database,
+    envelopes: &[EventEnvelope],
+    documents: &ListingDocuments,
+) -> Result<PendingListing, ProjectionError> {
+    let id = envelopes
+        .first()
+        .map(|e| e.aggregate_id.clone())
+        .unwrap_or_default();
+    let folded = fold_events(db, &id, envelopes, documents).await;
+    if folded.is_err() {
+        documents.forget(&id);
+    }
+    folded
+}
+
+async fn fold_events(
+    db: &Database,
+    id: &str,
+    envelopes: &[EventEnvelope],
+    documents: &ListingDocuments,
+) -> Result<PendingListing, ProjectionError> {
+    let first_sequence = envelopes.first().map_or(0, |e| e.sequence);
+    let mut document = match documents.next_after(id, first_sequence) {
+        Some(remembered) => Some(remembered),
+        None => {
+            db.collection::<Document>("listings")
+                .find_one(doc! { "_id": id })
+                .await?
+        }
+    };
+    let read_at = version_of(document.as_ref());
+    let mut folded = FoldedListing::default();
+    let mut applied = read_at;
+    let mut gap = None;
+    for envelope in envelopes {
+        let sequence = envelope.sequence;
+        if sequence <= applied {
+            continue;
+        }
+        if sequence != applied + 1 {
+            gap = Some(ProjectionError::Gap {
+                aggregate_id: id.to_string(),
+                applied,
+                sequence,
+            });
+            break;
+        }
+        let event: ListingEvent = parse(envelope)?;
+        let previous_price = document
+            .as_ref()
+            .and_then(|d| d.get_i64("price_minor").ok());
+        folded.add(
+            change_for(id, sequence, &event, previous_price),
+            &mut document,
+            sequence,
+        );
+        applied = sequence;
+    }
+    Ok(PendingListing {
+        id: id.to_string(),
+        read_at,
+        applied,
+        document,
+        folded,
+        gap,
+    })
+}
+
+/// Writes `listing`'s document, if it was folded, (its history is written by then) and remembers it if the write
+/// landed; forgets it otherwise.
+async fn write_listing(
+    db: &Database,
+    listing: Result<PendingListing, ProjectionError>,
+    documents: &ListingDocuments,
+) -> Result<Applied, ProjectionError> {
+    let listing = listing?;
+    let written = write_document(db, &listing).await;
+    match (&written, listing.document) {
+        (Ok(Applied::Applied), Some(document)) => documents.remember(&listing.id, document),
+        _ => documents.forget(&listing.id),
+    }
+    match (written, listing.gap) {
+        (Ok(_), Some(gap)) => Err(gap),
+        (written, _) => written,
+    }
+}
+
+async fn write_document(
+    db: &Database,
+    listing: &PendingListing,
+) -> Result<Applied, ProjectionError> {
+    let listings = db.collection::<Document>("listings");
+    match &listing.folded.listing {
+        None => Ok(Applied::Duplicate),
+        Some(DocumentWrite::Insert(created)) => {
+            let mut created = created.clone();
+            crate::inventory::add_remaining_stock(db, &mut created).await?;
+            match listings.insert_one(created).await {
+                Ok(_) => Ok(Applied::Applied),
+                Err(e) if is_duplicate_key(&e) => Ok(Applied::Duplicate),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Some(DocumentWrite::Set(set)) => {
+            let mut set = set.clone();
+            set.insert("version", listing.applied);
+            let result = listings
+                .update_one(
+                    doc! { "_id": &listing.id, "version": listing.read_at },
+                    doc! { "$set": set },
+                )
+                .await?;
+            if result.matched_count == 1 {
+                Ok(Applied::Applied)
+            } else {
+                Err(ProjectionError::Concurrent(listing.id.clone()))
+            }
+        }
+    }
+}
+
+/// The version a listing document records, 0 for none.
+fn version_of(document: Option<&Document>) -> i64 {
+    document
+        .and_then(|d| d.get_i64("version").ok())
+        .unwrap_or(0)
+}
+
+/// The changes of several consecutive events of one listing, merged into one write per document.
+#[derive(Default)]
+struct FoldedListing {
+    /// The listing document to insert, or the fields to set; none until an event is folded in.
+    listing: Option<DocumentWrite>,
+    bids: Vec<Document>,
+    /// Retracted bids placed before this run, already in the bid history.
+    retracted_stored_bids: Vec<String>,
+    price_points: Vec<Document>,
+}
+
+impl FoldedListing {
+    /// Folds in `change`, the event at `sequence`, keeping `document` (the listing as the events
+    /// so far leave it) current for the next event's previous price.
+    fn add(&mut self, change: ListingChange, document: &mut Option<Document>, sequence: i64) {
+        match change.listing {
+            DocumentWrite::Insert(created) => {
+                *document = Some(created.clone());
+                self.listing = Some(DocumentWrite::Insert(created));
+            }
+            DocumentWrite::Set(set) => {
+                let current = document.get_or_insert_with(Document::new);
+                current.extend(set.clone());
+                current.insert("version", sequence);
+                self.listing = Some(match self.listing.take() {
+                    None => DocumentWrite::Set(set),
+                    Some(DocumentWrite::Set(mut fields)) => {
+                        fields.extend(set);
+                        DocumentWrite::Set(fields)
+                    }
+                    Some(DocumentWrite::Insert(mut created)) => {
+                        created.extend(set);
+                        created.insert("version", sequence);
+                        DocumentWrite::Insert(created)
+                    }
+                });
+            }
+        }
+        self.bids.extend(change.bids);
+        for key in change.retracted_bids {
+            match self
+                .bids
+                .iter_mut()
+                .find(|bid| bid.get_str("_id") == Ok(key.as_str()))
+            {
+                Some(bid) => {
+                    bid.insert("retracted", true);
+                }
+                None => self.retracted_stored_bids.push(key),
+            }
+        }
+        self.price_points.extend(change.price_point);
+    }
+}
