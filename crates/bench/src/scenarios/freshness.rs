@@ -53,6 +53,7 @@ pub async fn run(
     let mut loads = vec![];
     for &rate in rates {
         let freshness = Arc::new(Mutex::new((Latencies::default(), 0_u64, Vec::new(), 0_u64)));
+        let reads = Arc::new(Mutex::new(Vec::new()));
         let count = (rate * duration.as_secs_f64()) as u64;
         let start = Instant::now();
         let command_latency = {
@@ -61,12 +62,14 @@ pub async fn run(
             let bidders = bidders.clone();
             let freshness = freshness.clone();
             let state = state.clone();
+            let reads = reads.clone();
             open_loop(rate, count, move |n, _| {
                 let client = client.clone();
                 let listings = listings.clone();
                 let bidders = bidders.clone();
                 let state = state.clone();
                 let freshness = freshness.clone();
+                let reads = reads.clone();
                 async move {
                     let index = n as usize % listings.len();
                     let (amount, bidder) = {
@@ -83,29 +86,37 @@ pub async fn run(
                     if n % SAMPLE_EVERY != 0 {
                         return;
                     }
+                    // The read runs on its own task: the command's latency ends with its answer.
                     let answered = Instant::now();
-                    let view = client
-                        .graphql(
-                            None,
-                            "query($id: ID!, $v: Int) { listing(id: $id, minVersion: $v) { stale } }",
-                            json!({ "id": listings[index], "v": version }),
-                        )
-                        .await;
-                    let visible = answered.elapsed();
-                    let mut freshness = freshness.lock().await;
-                    match view {
-                        Ok(view) if view["data"]["listing"]["stale"] == false => {
-                            freshness.0.record(visible);
-                            freshness
-                                .2
-                                .push((start.elapsed().as_secs_f64(), visible.as_secs_f64() * 1e3));
+                    let read = tokio::spawn(async move {
+                        let view = client
+                            .graphql(
+                                None,
+                                "query($id: ID!, $v: Int) { listing(id: $id, minVersion: $v) { stale } }",
+                                json!({ "id": listings[index], "v": version }),
+                            )
+                            .await;
+                        let visible = answered.elapsed();
+                        let mut freshness = freshness.lock().await;
+                        match view {
+                            Ok(view) if view["data"]["listing"]["stale"] == false => {
+                                freshness.0.record(visible);
+                                freshness.2.push((
+                                    (answered - start).as_secs_f64(),
+                                    visible.as_secs_f64() * 1e3,
+                                ));
+                            }
+                            _ => freshness.1 += 1,
                         }
-                        _ => freshness.1 += 1,
-                    }
+                    });
+                    reads.lock().await.push(read);
                 }
             })
             .await
         };
+        for read in std::mem::take(&mut *reads.lock().await) {
+            read.await?;
+        }
         let (fresh, stale, series, not_accepted) = freshness.lock().await.clone();
         loads.push(Load {
             offered_per_second: rate,
