@@ -122,11 +122,13 @@ pub(crate) async fn position(
     Ok(Position::Next(current))
 }
 
-/// Writes `write` to document `id`, moving its version to `sequence` only if it is still at the
-/// one before: the last step of applying an event, after every idempotent side write.
+/// Writes `write` to document `id`, moving its version to `sequence` only if it is still at
+/// `read_at`, the version the write was decided on: the last step of applying events, after
+/// every idempotent side write.
 pub(crate) async fn write_versioned(
     collection: &Collection<Document>,
     id: &str,
+    read_at: i64,
     sequence: i64,
     write: DocumentWrite,
 ) -> Result<Applied, ProjectionError> {
@@ -139,10 +141,7 @@ pub(crate) async fn write_versioned(
         DocumentWrite::Set(mut set) => {
             set.insert("version", sequence);
             let result = collection
-                .update_one(
-                    doc! { "_id": id, "version": sequence - 1 },
-                    doc! { "$set": set },
-                )
+                .update_one(doc! { "_id": id, "version": read_at }, doc! { "$set": set })
                 .await?;
             if result.matched_count == 1 {
                 Ok(Applied::Applied)
@@ -189,7 +188,7 @@ fn only_duplicate_keys(error: &mongodb::error::Error) -> bool {
 /// MongoDB's `DuplicateKey` error code.
 const DUPLICATE_KEY: i32 = 11000;
 
-pub(crate) fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     matches!(
         error.kind.as_ref(),
         ErrorKind::Write(WriteFailure::WriteError(e)) if e.code == DUPLICATE_KEY

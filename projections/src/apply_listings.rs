@@ -12,7 +12,7 @@ use gavel_domain::listing::ListingEvent;
 use mongodb::Database;
 
 use crate::apply::{
-    insert_all_once, is_duplicate_key, parse, Applied, DocumentWrite, ProjectionError,
+    insert_all_once, parse, write_versioned, Applied, DocumentWrite, ProjectionError,
 };
 use crate::envelope::EventEnvelope;
 use crate::listing::{change_for, ListingChange};
@@ -217,50 +217,45 @@ async fn write_listing(
     listing: Result<PendingListing, ProjectionError>,
     documents: &ListingDocuments,
 ) -> Result<Applied, ProjectionError> {
-    let listing = listing?;
-    let written = write_document(db, &listing).await;
-    match (&written, listing.document) {
-        (Ok(Applied::Applied), Some(document)) => documents.remember(&listing.id, document),
-        _ => documents.forget(&listing.id),
+    let PendingListing {
+        id,
+        read_at,
+        applied,
+        document,
+        folded,
+        gap,
+    } = listing?;
+    let written = match folded.listing {
+        None => Ok(Applied::Duplicate),
+        Some(write) => write_document(db, &id, read_at, applied, write).await,
+    };
+    match (&written, document) {
+        (Ok(Applied::Applied), Some(document)) => documents.remember(&id, document),
+        _ => documents.forget(&id),
     }
-    match (written, listing.gap) {
+    match (written, gap) {
         (Ok(_), Some(gap)) => Err(gap),
         (written, _) => written,
     }
 }
 
+/// Writes a listing document; a new one first gets its remaining stock from the inventory.
 async fn write_document(
     db: &Database,
-    listing: &PendingListing,
+    id: &str,
+    read_at: i64,
+    applied: i64,
+    write: DocumentWrite,
 ) -> Result<Applied, ProjectionError> {
-    let listings = db.collection::<Document>("listings");
-    match &listing.folded.listing {
-        None => Ok(Applied::Duplicate),
-        Some(DocumentWrite::Insert(created)) => {
-            let mut created = created.clone();
+    let write = match write {
+        DocumentWrite::Insert(mut created) => {
             crate::inventory::add_remaining_stock(db, &mut created).await?;
-            match listings.insert_one(created).await {
-                Ok(_) => Ok(Applied::Applied),
-                Err(e) if is_duplicate_key(&e) => Ok(Applied::Duplicate),
-                Err(e) => Err(e.into()),
-            }
+            DocumentWrite::Insert(created)
         }
-        Some(DocumentWrite::Set(set)) => {
-            let mut set = set.clone();
-            set.insert("version", listing.applied);
-            let result = listings
-                .update_one(
-                    doc! { "_id": &listing.id, "version": listing.read_at },
-                    doc! { "$set": set },
-                )
-                .await?;
-            if result.matched_count == 1 {
-                Ok(Applied::Applied)
-            } else {
-                Err(ProjectionError::Concurrent(listing.id.clone()))
-            }
-        }
-    }
+        set => set,
+    };
+    let listings = db.collection::<Document>("listings");
+    write_versioned(&listings, id, read_at, applied, write).await
 }
 
 /// The version a listing document records, 0 for none.

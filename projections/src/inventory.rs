@@ -94,7 +94,7 @@ pub async fn apply_inventory_event(
             DocumentWrite::Set(set)
         }
     };
-    write_versioned(&inventory, id, sequence, write).await
+    write_versioned(&inventory, id, sequence - 1, sequence, write).await
 }
 
 fn remaining(available: i64) -> Document {

@@ -54,5 +54,5 @@ pub async fn apply_order_event(
             DocumentWrite::Set(doc! { "status": "completed", "updated_at": time(at) })
         }
     };
-    write_versioned(&orders, id, sequence, write).await
+    write_versioned(&orders, id, sequence - 1, sequence, write).await
 }
