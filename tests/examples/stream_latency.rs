@@ -10,45 +10,13 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use gavel_commands::{CommandBus, CommandContext, RetryPolicy};
 use gavel_domain::clock::SystemClock;
-use gavel_domain::listing::{
-    Actor, AuctionTerms, BuyNowPolicy, ClosePolicy, Condition, ItemDetails, Listing,
-    ListingCommand, ListingServices, ListingTerms,
-};
-use gavel_domain::{Currency, Money, Role};
+use gavel_domain::listing::{Actor, Listing, ListingCommand, ListingServices};
+use gavel_domain::Role;
+use gavel_tests::listings::{create_auction, usd};
 use gavel_tests::{isolated_settings, postgres_pool, stack_settings};
 use uuid::Uuid;
 
 const SAMPLES: usize = 60;
-
-fn usd(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::new("USD").unwrap())
-}
-
-fn create(id: Uuid) -> ListingCommand {
-    ListingCommand::CreateListing {
-        listing_id: id,
-        seller: Actor::new(Uuid::now_v7(), [Role::VerifiedSeller]),
-        item: ItemDetails {
-            title: "Bench".into(),
-            brand: "Bench".into(),
-            model: "Bench".into(),
-            reference: "B-1".into(),
-            condition: Condition::Good,
-            year: None,
-            box_and_papers: false,
-            description: String::new(),
-            image_urls: vec![],
-        },
-        terms: ListingTerms::Auction(AuctionTerms {
-            start_price: usd(100),
-            reserve: None,
-            buy_now: None,
-            buy_now_policy: BuyNowPolicy::FirstBid,
-            close_policy: ClosePolicy::HardClose,
-            ends_at: Utc::now() + chrono::Duration::days(30),
-        }),
-    }
-}
 
 fn bid(bidder: Uuid, max_minor: i64) -> ListingCommand {
     ListingCommand::PlaceBid {
@@ -104,8 +72,10 @@ async fn main() {
     for prior in [0usize, 100, 1_000, 2_000] {
         let id = Uuid::now_v7();
         let key = id.to_string();
-        bus.execute(&key, create(id), &context).await.unwrap();
-        let mut max = 1_000;
+        let seller = Actor::new(Uuid::now_v7(), [Role::VerifiedSeller]);
+        let create = create_auction(id, seller, Utc::now() + chrono::Duration::days(30));
+        bus.execute(&key, create, &context).await.unwrap();
+        let mut max = 10_000;
         for _ in 0..prior {
             max += 1;
             bus.execute(&key, bid(leader, max), &context).await.unwrap();

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use gavel_api::auth::{Role, TokenKeys};
 use gavel_api::payments::WebhookKey;
 use gavel_api::AppState;
@@ -29,6 +30,7 @@ use gavel_domain::order::OrderServices;
 use gavel_projections::ReadStore;
 use gavel_purchases::PurchaseProcess;
 use gavel_store::projected::ProjectionWatch;
+use mongodb::bson::{doc, Document};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -115,6 +117,20 @@ fn url_without_database(url: &str) -> String {
     let (before_query, _) = url.split_once('?').unwrap_or((url, ""));
     let cut = before_query.rfind('/').expect("URL with a database path");
     before_query[..=cut].to_string()
+}
+
+/// Every document of `collection` in `store`, in `_id` order, for comparing read models.
+pub async fn all_documents(store: &ReadStore, collection: &str) -> Vec<Document> {
+    store
+        .database()
+        .collection::<Document>(collection)
+        .find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await
+        .expect("read-model query")
+        .try_collect()
+        .await
+        .expect("read-model documents")
 }
 
 /// A pool on `settings`' event-store database.

@@ -6,29 +6,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::SecondsFormat;
-use futures::TryStreamExt;
 use gavel_api::auth::Role as UserRole;
 use gavel_projections::{apply_listing_event, EventEnvelope, ReadStore};
 use gavel_tests::{
-    isolated_settings, postgres_pool, stack_settings, unique_name, wait_until, RoleProcess, TestApp,
+    all_documents, isolated_settings, postgres_pool, stack_settings, unique_name, wait_until,
+    RoleProcess, TestApp,
 };
-use mongodb::bson::{doc, Document};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::Message;
 use serde_json::json;
-
-async fn documents(store: &ReadStore, collection: &str) -> Vec<Document> {
-    store
-        .database()
-        .collection::<Document>(collection)
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_relay_and_projector_lose_nothing() {
@@ -99,7 +85,7 @@ async fn killed_relay_and_projector_lose_nothing() {
         "the read models to catch up",
         Duration::from_secs(90),
         || async {
-            let listings = documents(&store, "listings").await;
+            let listings = all_documents(&store, "listings").await;
             (listings.len() == auctions.len()
                 && listings
                     .iter()
@@ -176,8 +162,8 @@ async fn killed_relay_and_projector_lose_nothing() {
     }
     for collection in ["listings", "bid_history", "price_history"] {
         assert_eq!(
-            documents(&store, collection).await,
-            documents(&replay, collection).await,
+            all_documents(&store, collection).await,
+            all_documents(&replay, collection).await,
             "{collection} differs from a fresh replay"
         );
     }

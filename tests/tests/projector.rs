@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::TryStreamExt;
 use gavel_commands::{CommandBus, CommandContext, RetryPolicy};
 use gavel_domain::clock::{Clock, ManualClock};
 use gavel_domain::listing::{Actor, Listing, ListingCommand, ListingServices};
@@ -17,8 +16,7 @@ use gavel_projections::{
 };
 use gavel_store::projected::{announce, ProjectionWatch};
 use gavel_tests::listings::{create_auction, usd};
-use gavel_tests::{isolated_settings, postgres_pool, stack_settings, unique_name};
-use mongodb::bson::{doc, Document};
+use gavel_tests::{all_documents, isolated_settings, postgres_pool, stack_settings, unique_name};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -74,19 +72,6 @@ async fn auction_with_bids(
             .unwrap()
         })
         .collect()
-}
-
-async fn documents(store: &ReadStore, collection: &str) -> Vec<Document> {
-    store
-        .database()
-        .collection::<Document>(collection)
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
 }
 
 async fn fresh_store() -> ReadStore {
@@ -155,12 +140,12 @@ async fn a_remembered_listing_that_another_process_moved_is_read_again_and_nothi
     }
     for collection in ["listings", "bid_history", "price_history"] {
         assert_eq!(
-            documents(&store, collection).await,
-            documents(&replay, collection).await,
+            all_documents(&store, collection).await,
+            all_documents(&replay, collection).await,
             "{collection} differs from a replay one event at a time"
         );
     }
-    let listing = &documents(&store, "listings").await[0];
+    let listing = &all_documents(&store, "listings").await[0];
     assert_eq!(listing.get_i64("version"), Ok(5));
     assert_eq!(listing.get_i64("bid_count"), Ok(4));
 }

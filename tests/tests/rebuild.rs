@@ -2,28 +2,18 @@
 
 use std::time::Duration;
 
-use futures::TryStreamExt;
 use gavel_api::auth::Role;
 use gavel_projections::ReadStore;
 use gavel_tests::payments::PaymentProvider;
 use gavel_tests::{
-    isolated_settings, postgres_pool, stack_settings, unique_name, wait_until, TestApp,
+    all_documents, isolated_settings, postgres_pool, stack_settings, unique_name, wait_until,
+    TestApp,
 };
-use mongodb::bson::{doc, Document};
 use serde_json::json;
 
 async fn documents(store: &ReadStore, collection: &str) -> Vec<serde_json::Value> {
-    let documents: Vec<Document> = store
-        .database()
-        .collection::<Document>(collection)
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
+    all_documents(store, collection)
         .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    documents
         .into_iter()
         .map(|d| serde_json::to_value(d).unwrap())
         .collect()
