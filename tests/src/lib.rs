@@ -133,6 +133,22 @@ pub async fn all_documents(store: &ReadStore, collection: &str) -> Vec<Document>
         .expect("read-model documents")
 }
 
+/// Asserts that the listing read models of `store` and `replay` hold the same documents;
+/// `replayed` says how `replay` was built, for the failure message.
+pub async fn assert_listing_read_models_equal(
+    store: &ReadStore,
+    replay: &ReadStore,
+    replayed: &str,
+) {
+    for collection in ["listings", "bid_history", "price_history"] {
+        assert_eq!(
+            all_documents(store, collection).await,
+            all_documents(replay, collection).await,
+            "{collection} differs from {replayed}"
+        );
+    }
+}
+
 /// A pool on `settings`' event-store database.
 pub fn postgres_pool(settings: &Settings) -> PgPool {
     gavel_store::connect_lazy(&settings.postgres_url).expect("pool")

@@ -30,13 +30,19 @@ pub fn create_auction(listing_id: Uuid, seller: Actor, ends_at: DateTime<Utc>) -
             description: String::new(),
             image_urls: vec![],
         },
-        terms: ListingTerms::Auction(AuctionTerms {
-            start_price: usd(10_000),
-            reserve: None,
-            buy_now: None,
-            buy_now_policy: BuyNowPolicy::FirstBid,
-            close_policy: ClosePolicy::HardClose,
-            ends_at,
-        }),
+        terms: plain_auction_terms(ends_at),
     }
+}
+
+/// Auction terms starting at 100.00 USD with no reserve and no buy-now price, ending hard at
+/// `ends_at`.
+pub fn plain_auction_terms(ends_at: DateTime<Utc>) -> ListingTerms {
+    ListingTerms::Auction(AuctionTerms {
+        start_price: usd(10_000),
+        reserve: None,
+        buy_now: None,
+        buy_now_policy: BuyNowPolicy::FirstBid,
+        close_policy: ClosePolicy::HardClose,
+        ends_at,
+    })
 }

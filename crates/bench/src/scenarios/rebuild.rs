@@ -7,11 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use gavel_config::Settings;
-use gavel_domain::listing::{
-    AuctionTerms, BuyNowPolicy, ClosePolicy, Condition, ItemDetails, ListingEvent, ListingTerms,
-    PublicAuctionState,
-};
-use gavel_domain::{Currency, Money};
+use gavel_domain::listing::{Condition, ItemDetails, ListingEvent, PublicAuctionState};
+use gavel_tests::listings::{plain_auction_terms, usd};
 use gavel_tests::{isolated_settings, peak_rss_bytes, postgres_pool, unique_name};
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
@@ -48,10 +45,6 @@ pub async fn run(
     Ok(results)
 }
 
-fn usd(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::new("USD").expect("USD"))
-}
-
 /// The events of one auction with two bidders outbidding each other.
 fn auction_events(listing: Uuid) -> Vec<ListingEvent> {
     let now = Utc::now();
@@ -70,14 +63,7 @@ fn auction_events(listing: Uuid) -> Vec<ListingEvent> {
             description: "Full set.".into(),
             image_urls: vec![],
         },
-        terms: ListingTerms::Auction(AuctionTerms {
-            start_price: usd(10_000),
-            reserve: None,
-            buy_now: None,
-            buy_now_policy: BuyNowPolicy::FirstBid,
-            close_policy: ClosePolicy::HardClose,
-            ends_at: now + chrono::Duration::days(30),
-        }),
+        terms: plain_auction_terms(now + chrono::Duration::days(30)),
         created_at: now,
     }];
     let mut previous = None;
