@@ -291,7 +291,7 @@ impl TestApp {
             tokio::spawn(gavel_scheduler::run(
                 listings,
                 orders,
-                read_store,
+                pool.clone(),
                 clock.clone(),
                 when_stopped(),
             ));

@@ -226,7 +226,7 @@ pub async fn scheduler(settings: &Settings) -> anyhow::Result<()> {
     gavel_scheduler::run(
         parts.listings.clone(),
         parts.orders.clone(),
-        parts.read_store.clone(),
+        parts.pool.clone(),
         parts.clock.clone(),
         shutdown_signal(),
     )
@@ -257,7 +257,7 @@ pub async fn all(settings: &Settings) -> anyhow::Result<()> {
         gavel_scheduler::run(
             parts.listings.clone(),
             parts.orders.clone(),
-            parts.read_store.clone(),
+            parts.pool.clone(),
             parts.clock.clone(),
             when_stopped(),
         ),

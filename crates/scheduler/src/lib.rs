@@ -1,109 +1,114 @@
 //! Gavel's scheduler.
 //!
-//! Every tick it asks the listing read model for active auctions whose end time has passed and
-//! sends each a `CloseAuction` command, and asks the orders read model for orders still awaiting
-//! payment past their expiry and sends each an `Expire` command (the purchase process then
-//! releases their stock). The read model may lag, so it only nominates candidates:
-//! the aggregate re-checks the end time (a soft close may have moved it, which the command refuses
-//! with `NOT_YET_ENDED`) and closing an already-closed auction does nothing; orders likewise. Running several
-//! schedulers is therefore safe, merely redundant.
+//! Every tick it asks the event store's deadlines (kept by a trigger in the same transaction as
+//! the events that set them, see [`gavel_store::deadlines`]) which auctions have reached their end
+//! and which orders their payment expiry, and sends each a `CloseAuction` or `Expire` command (the
+//! purchase process then releases an expired order's stock). The aggregate re-checks the time:
+//! closing an already-closed auction or expiring a paid order does nothing, and such a deadline is
+//! dropped. Running several schedulers is therefore safe, merely redundant. The read models play
+//! no part, so an auction closes on time however far the projector lags.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::TryStreamExt;
-use gavel_commands::{CommandBus, CommandContext, CommandError};
+use cqrs_es::Aggregate;
+use gavel_commands::{CommandBus, CommandContext};
 use gavel_domain::clock::Clock;
-use gavel_domain::listing::{Listing, ListingCommand, ListingError};
+use gavel_domain::listing::{Listing, ListingCommand};
 use gavel_domain::order::{Order, OrderCommand};
-use gavel_projections::ReadStore;
-use mongodb::bson::{doc, Document};
+use gavel_store::deadlines;
+use sqlx::PgPool;
 
-/// How often the scheduler looks for auctions to close.
+/// How often the scheduler looks for deadlines that have come.
 pub const TICK: Duration = Duration::from_millis(500);
 
-/// Closes every auction the read model shows as due; returns how many it closed.
+/// How many deadlines one query fetches; a longer backlog is worked through in turns.
+const BATCH: i64 = 500;
+
+/// Closes every auction whose end has come; returns how many it closed.
 pub async fn close_due_auctions(
     bus: &CommandBus<Listing>,
-    read_store: &ReadStore,
+    pool: &PgPool,
     clock: &dyn Clock,
-) -> Result<usize, mongodb::error::Error> {
-    let now = clock.now();
-    let due: Vec<Document> = read_store
-        .database()
-        .collection::<Document>("listings")
-        .find(doc! {
-            "status": "active",
-            "format": "auction",
-            "ends_at": { "$lte": mongodb::bson::DateTime::from_chrono(now) },
-        })
-        .projection(doc! { "_id": 1 })
-        .await?
-        .try_collect()
-        .await?;
-    let mut closed = 0;
-    for listing in due {
-        let Ok(id) = listing.get_str("_id") else {
-            continue;
-        };
-        let context = CommandContext::new(None, now);
-        match bus
-            .execute(id, ListingCommand::CloseAuction, &context)
-            .await
-        {
-            Ok(accepted) if !accepted.events.is_empty() => {
-                closed += 1;
-                tracing::info!(listing = id, "auction closed");
-            }
-            Ok(_) | Err(CommandError::Rejected(ListingError::NotYetEnded)) => {}
-            Err(error) => tracing::warn!(listing = id, %error, "could not close auction"),
-        }
-    }
-    Ok(closed)
+) -> Result<usize, sqlx::Error> {
+    settle_due(
+        bus,
+        pool,
+        clock,
+        ListingCommand::CloseAuction,
+        "auction closed",
+    )
+    .await
 }
 
-/// Expires every order the read model shows as unpaid past its expiry; returns how many.
+/// Expires every order still unpaid when its payment time ran out; returns how many.
 pub async fn expire_due_orders(
     bus: &CommandBus<Order>,
-    read_store: &ReadStore,
+    pool: &PgPool,
     clock: &dyn Clock,
-) -> Result<usize, mongodb::error::Error> {
+) -> Result<usize, sqlx::Error> {
+    settle_due(
+        bus,
+        pool,
+        clock,
+        OrderCommand::Expire,
+        "unpaid order expired",
+    )
+    .await
+}
+
+/// Sends `command` to every aggregate of `A` whose deadline has come, in deadline order, and
+/// returns how many it changed.
+async fn settle_due<A>(
+    bus: &CommandBus<A>,
+    pool: &PgPool,
+    clock: &dyn Clock,
+    command: A::Command,
+    done: &'static str,
+) -> Result<usize, sqlx::Error>
+where
+    A: Aggregate + Clone + 'static,
+    A::Command: Clone + Send + Sync + 'static,
+    A::Error: Send + Sync + 'static,
+    A::Services: 'static,
+{
     let now = clock.now();
-    let due: Vec<Document> = read_store
-        .database()
-        .collection::<Document>("orders")
-        .find(doc! {
-            "status": "awaiting_payment",
-            "expires_at": { "$lte": mongodb::bson::DateTime::from_chrono(now) },
-        })
-        .projection(doc! { "_id": 1 })
-        .await?
-        .try_collect()
-        .await?;
-    let mut expired = 0;
-    for order in due {
-        let Ok(id) = order.get_str("_id") else {
-            continue;
-        };
-        let context = CommandContext::new(None, now);
-        match bus.execute(id, OrderCommand::Expire, &context).await {
-            Ok(accepted) if !accepted.events.is_empty() => {
-                expired += 1;
-                tracing::info!(order = id, "unpaid order expired");
+    let context = CommandContext::new(None, now);
+    let mut changed = 0;
+    loop {
+        let due = deadlines::due(pool, A::TYPE, now, BATCH).await?;
+        let mut unsettled = 0;
+        for deadline in &due {
+            let id = &deadline.aggregate_id;
+            match bus.execute(id, command.clone(), &context).await {
+                Ok(accepted) if !accepted.events.is_empty() => {
+                    changed += 1;
+                    tracing::info!(aggregate = %id, "{done}");
+                }
+                // Nothing was left to do. The trigger removes a deadline with the event that
+                // settles it, so only a store written some other way gets here, and asking again
+                // would not change the answer.
+                Ok(_) => deadlines::drop_settled(pool, A::TYPE, deadline).await?,
+                Err(error) => {
+                    unsettled += 1;
+                    tracing::warn!(aggregate = %id, %error, "not settled at its deadline");
+                }
             }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(order = id, %error, "could not expire order"),
+        }
+        // A full batch that was all settled may have more behind it; anything left unsettled is
+        // tried again on the next tick rather than at once.
+        if (due.len() as i64) < BATCH || unsettled > 0 {
+            return Ok(changed);
         }
     }
-    Ok(expired)
 }
 
 /// Runs the scheduler until `shutdown` completes.
 pub async fn run(
     listings: Arc<CommandBus<Listing>>,
     orders: Arc<CommandBus<Order>>,
-    read_store: ReadStore,
+    pool: PgPool,
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -115,11 +120,11 @@ pub async fn run(
             () = &mut shutdown => return,
             _ = ticks.tick() => {}
         }
-        if let Err(error) = close_due_auctions(&listings, &read_store, clock.as_ref()).await {
-            tracing::warn!(%error, "scheduler could not read the listings");
+        if let Err(error) = close_due_auctions(&listings, &pool, clock.as_ref()).await {
+            tracing::warn!(%error, "scheduler could not read the auctions' deadlines");
         }
-        if let Err(error) = expire_due_orders(&orders, &read_store, clock.as_ref()).await {
-            tracing::warn!(%error, "scheduler could not read the orders");
+        if let Err(error) = expire_due_orders(&orders, &pool, clock.as_ref()).await {
+            tracing::warn!(%error, "scheduler could not read the orders' deadlines");
         }
     }
 }

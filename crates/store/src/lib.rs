@@ -2,12 +2,14 @@
 //!
 //! The event store is the only source of truth. Its tables are the ones postgres-es expects
 //! (`events`, `snapshots`), plus the `outbox` that a trigger fills in the same transaction as each
-//! event, so that the relay can publish every committed event to Kafka. The SQL lives in
+//! event, so that the relay can publish every committed event to Kafka, and the [`deadlines`] of
+//! open auctions and unpaid orders, kept the same way for the scheduler. The SQL lives in
 //! `schema/sql/` and is applied by [`migrate`].
 //!
 //! [`outbox`] wakes the relay once events are committed; [`projected`] carries the projectors'
 //! announcements that read models moved, for queries that wait to read their own writes.
 
+pub mod deadlines;
 pub mod outbox;
 pub mod projected;
 
