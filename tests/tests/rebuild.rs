@@ -45,6 +45,26 @@ async fn a_rebuild_from_the_event_store_equals_the_live_read_models() {
         )
         .await;
     }
+    // A bid taken back stays in the history, marked as retracted.
+    let retracting = app.user(&[Role::Buyer]);
+    app.graphql_as(
+        Some(&retracting.token),
+        r#"mutation($id: ID!) { placeBid(input: { listingId: $id, amount: { amount: "220.00", currency: "USD" } }) { version } }"#,
+        json!({ "id": auction }),
+    )
+    .await;
+    let retracted = app
+        .graphql_as(
+            Some(&retracting.token),
+            r#"mutation($id: ID!) { retractBid(input: { listingId: $id }) { version userErrors { code } } }"#,
+            json!({ "id": auction }),
+        )
+        .await;
+    assert_eq!(
+        retracted["data"]["retractBid"]["userErrors"],
+        json!([]),
+        "{retracted}"
+    );
     app.graphql_as(
         Some(&seller.token),
         r#"mutation { receiveStock(input: { sku: "AJ1", quantity: 3, reason: "delivery" }) { version } }"#,
@@ -125,6 +145,12 @@ async fn a_rebuild_from_the_event_store_equals_the_live_read_models() {
         .await
         .unwrap();
     assert_eq!(report.events as i64, stored);
+    let bids = documents(&rebuilt, "bid_history").await;
+    assert_eq!(
+        bids.iter().filter(|b| b["retracted"] == true).count(),
+        1,
+        "{bids:?}"
+    );
     for collection in ReadStore::collection_names() {
         assert_eq!(
             documents(&rebuilt, collection).await,

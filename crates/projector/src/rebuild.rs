@@ -1,11 +1,11 @@
-//! Rebuilding the read models from the event store, the source of truth: every stored event, in
-//! the order it was appended, into an empty read-model database.
+//! Rebuilding the read models from the event store, the source of truth: every stored event, each
+//! aggregate's in the order it was appended, into an empty read-model database.
 
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use gavel_domain::listing::ListingEvent;
-use gavel_projections::fold::ListingFold;
+use gavel_projections::fold::{BulkWriter, ListingFold};
 use gavel_projections::{apply_event, EventEnvelope, ProjectionError, ReadStore};
 use mongodb::bson::{doc, Document};
 use sqlx::{PgPool, Row};
@@ -47,8 +47,12 @@ pub enum RebuildError {
 }
 
 /// Replays every event of the store on `pool` into the empty read models of `read_store`.
-/// Listing events, the bulk of any store, are folded in memory and written in bulk; inventory and
-/// order events are applied one by one, first, so that listings find their SKU's stock.
+///
+/// The store is read one aggregate at a time (the order of its primary key): inventory first,
+/// applied event by event, so that listings sold from a SKU find its final stock; then each
+/// listing, folded in memory and handed to a bulk writer as soon as its last event is in; then
+/// orders. No read model depends on the order of events across aggregates otherwise, and memory
+/// holds one listing and the batches being written, however large the store.
 pub async fn rebuild(pool: &PgPool, read_store: &ReadStore) -> Result<Rebuilt, RebuildError> {
     read_store.migrate().await?;
     let db = read_store.database();
@@ -65,10 +69,12 @@ pub async fn rebuild(pool: &PgPool, read_store: &ReadStore) -> Result<Rebuilt, R
     }
     let started = Instant::now();
     let mut events = 0;
-    let mut listings = ListingFold::default();
+    let mut writer = BulkWriter::new(db.clone());
+    let mut listing = ListingFold::default();
     let mut rows = sqlx::query(
         "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, \
-         payload::text AS payload, metadata::text AS metadata FROM events ORDER BY global_position",
+         payload::text AS payload, metadata::text AS metadata FROM events \
+         ORDER BY aggregate_type, aggregate_id, sequence",
     )
     .fetch(pool);
     while let Some(row) = rows.try_next().await? {
@@ -78,7 +84,9 @@ pub async fn rebuild(pool: &PgPool, read_store: &ReadStore) -> Result<Rebuilt, R
         let payload: String = row.get("payload");
         if aggregate_type == "Listing" {
             let event: ListingEvent = serde_json::from_str(&payload)?;
-            listings.apply(&aggregate_id, sequence, &event)?;
+            listing
+                .apply(&mut writer, &aggregate_id, sequence, &event)
+                .await?;
         } else {
             let metadata: String = row.get("metadata");
             let envelope = EventEnvelope {
@@ -94,7 +102,8 @@ pub async fn rebuild(pool: &PgPool, read_store: &ReadStore) -> Result<Rebuilt, R
         }
         events += 1;
     }
-    listings.write(db).await?;
+    listing.finish(&mut writer).await?;
+    writer.finish().await?;
     Ok(Rebuilt {
         events,
         elapsed: started.elapsed(),
