@@ -80,16 +80,27 @@ pub fn stack_settings() -> Settings {
 
 /// A name no other test uses, for databases and topic prefixes.
 pub fn unique_name(kind: &str) -> String {
-    format!("test_{kind}_{}", Uuid::now_v7().simple())
+    owned_name("test", kind)
+}
+
+/// A name nobody else uses, starting with `owner` (`test`, `bench`), so that whoever made it can
+/// find what it left behind.
+pub fn owned_name(owner: &str, kind: &str) -> String {
+    format!("{owner}_{kind}_{}", Uuid::now_v7().simple())
 }
 
 /// Settings for one test: a fresh, migrated PostgreSQL database, a fresh MongoDB database and a
 /// Kafka topic prefix of its own, on the stack `base` points at.
 pub async fn isolated_settings(base: &Settings) -> Settings {
+    isolated_settings_for("test", base).await
+}
+
+/// [`isolated_settings`] with names that start with `owner`.
+pub async fn isolated_settings_for(owner: &str, base: &Settings) -> Settings {
     let mut settings = base.clone();
-    settings.postgres_url = create_database(&base.postgres_url).await;
-    settings.mongodb_database = unique_name("read");
-    settings.kafka_topic_prefix = format!("{}.", unique_name("topics"));
+    settings.postgres_url = create_database(&base.postgres_url, &owned_name(owner, "store")).await;
+    settings.mongodb_database = owned_name(owner, "read");
+    settings.kafka_topic_prefix = format!("{}.", owned_name(owner, "topics"));
     let pool = gavel_store::connect_lazy(&settings.postgres_url).expect("pool");
     gavel_store::migrate(&pool)
         .await
@@ -97,10 +108,9 @@ pub async fn isolated_settings(base: &Settings) -> Settings {
     settings
 }
 
-/// Creates an empty database on the server of `server_url` and returns its URL.
-pub async fn create_database(server_url: &str) -> String {
+/// Creates the empty database `name` on the server of `server_url` and returns its URL.
+pub async fn create_database(server_url: &str, name: &str) -> String {
     let options: PgConnectOptions = server_url.parse().expect("PostgreSQL URL");
-    let name = unique_name("store");
     let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
         .await
         .expect("PostgreSQL must be running: start it with `infra/stack.sh up`");
@@ -109,7 +119,7 @@ pub async fn create_database(server_url: &str) -> String {
         .await
         .expect("create test database");
     let mut url = url_without_database(server_url);
-    url.push_str(&name);
+    url.push_str(name);
     url
 }
 

@@ -1,12 +1,41 @@
 //! The benchmark suite's smallest case runs end to end and writes its results. No speed is
 //! asserted here: speed is measured by `make bench`, never by the tests.
 
-use gavel_tests::bench_binary;
+use gavel_tests::{bench_binary, stack_settings};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
 
-#[test]
-fn the_smoke_suite_runs_every_measurement_and_writes_json_and_charts() {
+/// Names of the PostgreSQL and MongoDB databases on the stack that the benchmark owns.
+async fn benchmark_databases() -> Vec<String> {
+    let settings = stack_settings();
+    let options: PgConnectOptions = settings.postgres_url.parse().unwrap();
+    let mut admin = PgConnection::connect_with(&options.database("postgres"))
+        .await
+        .unwrap();
+    let mut names: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'bench\\_%'")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    let client = mongodb::Client::with_uri_str(&settings.mongodb_url)
+        .await
+        .unwrap();
+    names.extend(
+        client
+            .list_database_names()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|name| name.starts_with("bench_")),
+    );
+    names
+}
+
+#[tokio::test]
+async fn the_smoke_suite_runs_every_measurement_writes_json_and_charts_and_drops_its_data() {
     let out = std::env::temp_dir().join(format!("gavel-bench-smoke-{}", uuid::Uuid::now_v7()));
     let report = out.join("report.md");
+    let before = benchmark_databases().await;
     let output = std::process::Command::new(bench_binary())
         .args(["--suite", "smoke", "--out"])
         .arg(&out)
@@ -36,4 +65,10 @@ fn the_smoke_suite_runs_every_measurement_and_writes_json_and_charts() {
     assert!(std::fs::read_to_string(report)
         .unwrap()
         .contains("### Targets"));
+    let left: Vec<String> = benchmark_databases()
+        .await
+        .into_iter()
+        .filter(|name| !before.contains(name))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "databases the run left behind");
 }

@@ -8,9 +8,14 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use gavel_api::auth::{Role, TokenKeys};
 use gavel_config::Settings;
-use gavel_tests::{isolated_settings, wait_for_consumer_group, wait_until, RoleProcess};
+use gavel_tests::{isolated_settings_for, wait_for_consumer_group, wait_until, RoleProcess};
 use serde_json::{json, Value};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
+
+/// What the names of the benchmark's databases and topics start with.
+pub const BENCH: &str = "bench";
 
 /// The `gavel` binary next to this one (same build profile).
 pub fn gavel_binary() -> anyhow::Result<PathBuf> {
@@ -41,7 +46,7 @@ impl Deployment {
     /// Starts `roles` (e.g. `api`, `relay`) on fresh isolated settings and waits until the API is
     /// ready and the consumer groups have formed.
     pub async fn start(binary: &Path, base: &Settings, roles: &[&str]) -> anyhow::Result<Self> {
-        let mut settings = isolated_settings(base).await;
+        let mut settings = isolated_settings_for(BENCH, base).await;
         settings.api_listen = free_port()?;
         let migrate = std::process::Command::new(binary)
             .arg("migrate")
@@ -131,6 +136,15 @@ impl Deployment {
         self.client.clone()
     }
 
+    /// Stops the roles and drops the deployment's event store and read models.
+    pub async fn remove(self) -> anyhow::Result<()> {
+        let Self {
+            settings, roles, ..
+        } = self;
+        drop(roles);
+        drop_data(&settings, &[&settings.mongodb_database]).await
+    }
+
     /// The peak resident memory of each role so far, in MiB.
     pub fn peak_rss_mib(&self) -> Vec<(String, f64)> {
         self.roles
@@ -141,6 +155,28 @@ impl Deployment {
             })
             .collect()
     }
+}
+
+/// Drops the event-store database of `settings` and the read-model databases `read_databases`
+/// on its stack. A benchmark's data is measured once, and at the full suite's sizes it is
+/// gigabytes: left behind, a few runs fill a development machine's disk.
+pub async fn drop_data(settings: &Settings, read_databases: &[&str]) -> anyhow::Result<()> {
+    let options: PgConnectOptions = settings.postgres_url.parse()?;
+    let database = options
+        .get_database()
+        .context("the PostgreSQL URL names no database")?
+        .to_string();
+    let mut admin = PgConnection::connect_with(&options.database("postgres")).await?;
+    sqlx::query(&format!(
+        r#"DROP DATABASE IF EXISTS "{database}" WITH (FORCE)"#
+    ))
+    .execute(&mut admin)
+    .await?;
+    let client = mongodb::Client::with_uri_str(&settings.mongodb_url).await?;
+    for name in read_databases {
+        client.database(name).drop().await?;
+    }
+    Ok(())
 }
 
 /// What a mutation came to.

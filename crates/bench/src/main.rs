@@ -169,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
     .await;
     let freshness = freshness?;
     let peak_rss_mib = deployment.peak_rss_mib();
-    drop(deployment);
+    deployment.remove().await?;
     step("rebuild");
     let rebuild = rebuild::run(&binary, &base, &plan.rebuild_sizes).await?;
     step("search");

@@ -301,6 +301,8 @@ fn markdown(results: &Results, suite: &str, images: &str) -> String {
          Run it yourself (the stack comes up if needed):\n\n\
          ```sh\nmake bench        # full suite, about 15 minutes; rewrites this page\n\
          make bench-quick  # under 5 minutes, writes docs/benchmarks/quick.*\n```\n\n\
+         Each run works on databases and topics of its own, named `bench_…`, and drops its \
+         databases when it is done (the full suite's are several gigabytes). \
          Throughput runs are closed loop (each client sends its next request when the last one \
          answered). Latency runs are open loop: requests leave at a fixed rate and latency counts \
          from the intended send time, so a backlog shows in the numbers instead of slowing the \

@@ -9,12 +9,13 @@ use chrono::Utc;
 use gavel_config::Settings;
 use gavel_domain::listing::{Condition, ItemDetails, ListingEvent, PublicAuctionState};
 use gavel_tests::listings::{plain_auction_terms, usd};
-use gavel_tests::{isolated_settings, peak_rss_bytes, postgres_pool, unique_name};
+use gavel_tests::{isolated_settings_for, owned_name, peak_rss_bytes, postgres_pool};
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
 use super::next_max;
+use crate::deployment::{drop_data, BENCH};
 
 /// One rebuild.
 #[derive(Debug, Clone, Serialize)]
@@ -38,9 +39,11 @@ pub async fn run(
 ) -> anyhow::Result<Vec<Rebuild>> {
     let mut results = vec![];
     for &size in sizes {
-        let settings = isolated_settings(base).await;
+        let settings = isolated_settings_for(BENCH, base).await;
         fill(&settings, size).await?;
-        results.push(rebuild(binary, &settings, size).await?);
+        let target = owned_name(BENCH, "rebuild");
+        results.push(rebuild(binary, &settings, &target, size).await?);
+        drop_data(&settings, &[&target]).await?;
     }
     Ok(results)
 }
@@ -129,17 +132,19 @@ async fn fill(settings: &Settings, size: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `gavel rebuild` into a new read-model database, sampling its memory while it runs.
+/// Runs `gavel rebuild` into the new read-model database `target`, sampling its memory while it
+/// runs.
 async fn rebuild(
     binary: &std::path::Path,
     settings: &Settings,
+    target: &str,
     size: u64,
 ) -> anyhow::Result<Rebuild> {
     let mut child = tokio::process::Command::new(binary)
         .arg("rebuild")
         .env("GAVEL_POSTGRES_URL", &settings.postgres_url)
         .env("GAVEL_MONGODB_URL", &settings.mongodb_url)
-        .env("GAVEL_MONGODB_DATABASE", unique_name("rebuild"))
+        .env("GAVEL_MONGODB_DATABASE", target)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

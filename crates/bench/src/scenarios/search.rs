@@ -180,6 +180,7 @@ pub async fn run(
             failed: failed.load(std::sync::atomic::Ordering::Relaxed),
             latency: latencies.summary(),
         });
+        deployment.remove().await?;
     }
     Ok(results)
 }
