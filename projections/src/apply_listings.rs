@@ -102,10 +102,11 @@ pub async fn apply_listing_streams(
     let mut bids = Vec::new();
     let mut retracted_stored_bids = Vec::new();
     let mut price_points = Vec::new();
-    for listing in pending.iter_mut().flatten() {
-        bids.append(&mut listing.folded.bids);
-        retracted_stored_bids.append(&mut listing.folded.retracted_stored_bids);
-        price_points.append(&mut listing.folded.price_points);
+    for pending in pending.iter_mut().flatten() {
+        let folded = &mut pending.listing.folded;
+        bids.append(&mut folded.bids);
+        retracted_stored_bids.append(&mut folded.retracted_stored_bids);
+        price_points.append(&mut folded.price_points);
     }
     let bid_history = db.collection::<Document>("bid_history");
     insert_all_once(&bid_history, bids).await?;
@@ -128,13 +129,7 @@ pub async fn apply_listing_streams(
 /// One listing's events folded against its document, waiting to be written.
 struct PendingListing {
     id: String,
-    /// The version the document was at when read or remembered.
-    read_at: i64,
-    /// The sequence of the last event folded in.
-    applied: i64,
-    /// The document as the folded events leave it.
-    document: Option<Document>,
-    folded: FoldedListing,
+    listing: FoldedStream,
     /// A gap met after the folded events, reported once they are written.
     gap: Option<ProjectionError>,
 }
@@ -164,7 +159,7 @@ async fn fold_events(
     documents: &ListingDocuments,
 ) -> Result<PendingListing, ProjectionError> {
     let first_sequence = envelopes.first().map_or(0, |e| e.sequence);
-    let mut document = match documents.next_after(id, first_sequence) {
+    let document = match documents.next_after(id, first_sequence) {
         Some(remembered) => Some(remembered),
         None => {
             db.collection::<Document>("listings")
@@ -172,40 +167,21 @@ async fn fold_events(
                 .await?
         }
     };
-    let read_at = version_of(document.as_ref());
-    let mut folded = FoldedListing::default();
-    let mut applied = read_at;
+    let mut listing = FoldedStream::from(document);
     let mut gap = None;
     for envelope in envelopes {
-        let sequence = envelope.sequence;
-        if sequence <= applied {
-            continue;
+        match listing.is_next(id, envelope.sequence) {
+            Ok(true) => listing.add(id, &parse(envelope)?),
+            Ok(false) => {}
+            Err(error) => {
+                gap = Some(error);
+                break;
+            }
         }
-        if sequence != applied + 1 {
-            gap = Some(ProjectionError::Gap {
-                aggregate_id: id.to_string(),
-                applied,
-                sequence,
-            });
-            break;
-        }
-        let event: ListingEvent = parse(envelope)?;
-        let previous_price = document
-            .as_ref()
-            .and_then(|d| d.get_i64("price_minor").ok());
-        folded.add(
-            change_for(id, sequence, &event, previous_price),
-            &mut document,
-            sequence,
-        );
-        applied = sequence;
     }
     Ok(PendingListing {
         id: id.to_string(),
-        read_at,
-        applied,
-        document,
-        folded,
+        listing,
         gap,
     })
 }
@@ -217,14 +193,13 @@ async fn write_listing(
     listing: Result<PendingListing, ProjectionError>,
     documents: &ListingDocuments,
 ) -> Result<Applied, ProjectionError> {
-    let PendingListing {
-        id,
+    let PendingListing { id, listing, gap } = listing?;
+    let FoldedStream {
         read_at,
         applied,
         document,
         folded,
-        gap,
-    } = listing?;
+    } = listing;
     let written = match folded.listing {
         None => Ok(Applied::Duplicate),
         Some(write) => write_document(db, &id, read_at, applied, write).await,
@@ -265,15 +240,76 @@ fn version_of(document: Option<&Document>) -> i64 {
         .unwrap_or(0)
 }
 
+/// One listing's consecutive events folded in order against its document: what the projector
+/// writes after a batch, and what a rebuild writes once the listing's last event is in.
+#[derive(Debug, Default)]
+pub(crate) struct FoldedStream {
+    /// The version the document was at when read or remembered.
+    pub(crate) read_at: i64,
+    /// The sequence of the last event folded in.
+    pub(crate) applied: i64,
+    /// The document as the folded events leave it.
+    pub(crate) document: Option<Document>,
+    pub(crate) folded: FoldedListing,
+}
+
+impl From<Option<Document>> for FoldedStream {
+    /// Starts from `document` as read (none for a listing not yet projected).
+    fn from(document: Option<Document>) -> Self {
+        let read_at = version_of(document.as_ref());
+        Self {
+            read_at,
+            applied: read_at,
+            document,
+            folded: FoldedListing::default(),
+        }
+    }
+}
+
+impl FoldedStream {
+    /// Whether the event at `sequence` of listing `id` comes next (`true`) or is folded in
+    /// already (`false`); an event past a gap is an error.
+    pub(crate) fn is_next(&self, id: &str, sequence: i64) -> Result<bool, ProjectionError> {
+        if sequence <= self.applied {
+            return Ok(false);
+        }
+        if sequence != self.applied + 1 {
+            return Err(ProjectionError::Gap {
+                aggregate_id: id.to_string(),
+                applied: self.applied,
+                sequence,
+            });
+        }
+        Ok(true)
+    }
+
+    /// Folds in `event`, the one [`is_next`](Self::is_next) said comes next, of listing `id`.
+    pub(crate) fn add(&mut self, id: &str, event: &ListingEvent) {
+        let sequence = self.applied + 1;
+        let previous_price = self
+            .document
+            .as_ref()
+            .and_then(|d| d.get_i64("price_minor").ok());
+        self.folded.add(
+            change_for(id, sequence, event, previous_price),
+            &mut self.document,
+            sequence,
+        );
+        self.applied = sequence;
+    }
+}
+
 /// The changes of several consecutive events of one listing, merged into one write per document.
-#[derive(Default)]
-struct FoldedListing {
+#[derive(Debug, Default)]
+pub(crate) struct FoldedListing {
     /// The listing document to insert, or the fields to set; none until an event is folded in.
     listing: Option<DocumentWrite>,
-    bids: Vec<Document>,
+    /// New bid history entries.
+    pub(crate) bids: Vec<Document>,
     /// Retracted bids placed before this run, already in the bid history.
     retracted_stored_bids: Vec<String>,
-    price_points: Vec<Document>,
+    /// New price history entries.
+    pub(crate) price_points: Vec<Document>,
 }
 
 impl FoldedListing {

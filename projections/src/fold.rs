@@ -14,8 +14,7 @@ use gavel_domain::listing::ListingEvent;
 use mongodb::Database;
 use tokio::task::JoinSet;
 
-use crate::apply::DocumentWrite;
-use crate::listing::change_for;
+use crate::apply_listings::FoldedStream;
 use crate::ProjectionError;
 
 /// How many documents one bulk insert carries.
@@ -28,10 +27,7 @@ const CONCURRENT_BATCHES: usize = 4;
 #[derive(Debug, Default)]
 pub struct ListingFold {
     listing_id: String,
-    listing: Option<Document>,
-    bids: Vec<Document>,
-    bid_positions: HashMap<String, usize>,
-    price_points: Vec<Document>,
+    listing: FoldedStream,
 }
 
 impl ListingFold {
@@ -49,71 +45,26 @@ impl ListingFold {
             self.finish(writer).await?;
             self.listing_id = listing_id.to_string();
         }
-        let applied = self.version();
-        if applied >= sequence {
-            return Ok(());
+        if self.listing.is_next(listing_id, sequence)? {
+            self.listing.add(listing_id, event);
         }
-        if applied != sequence - 1 {
-            return Err(ProjectionError::Gap {
-                aggregate_id: listing_id.to_string(),
-                applied,
-                sequence,
-            });
-        }
-        let previous_price = self
-            .listing
-            .as_ref()
-            .and_then(|d| d.get_i64("price_minor").ok());
-        let change = change_for(listing_id, sequence, event, previous_price);
-        match change.listing {
-            DocumentWrite::Insert(document) => self.listing = Some(document),
-            DocumentWrite::Set(set) => {
-                let document = self
-                    .listing
-                    .as_mut()
-                    .expect("a listing with a version has a document");
-                document.extend(set);
-                document.insert("version", sequence);
-            }
-        }
-        for bid in change.bids {
-            let key = bid.get_str("_id").unwrap_or_default().to_string();
-            match self.bid_positions.get(&key) {
-                Some(&position) => self.bids[position] = bid,
-                None => {
-                    self.bid_positions.insert(key, self.bids.len());
-                    self.bids.push(bid);
-                }
-            }
-        }
-        for key in change.retracted_bids {
-            if let Some(&position) = self.bid_positions.get(&key) {
-                self.bids[position].insert("retracted", true);
-            }
-        }
-        self.price_points.extend(change.price_point);
         Ok(())
     }
 
-    /// Hands the listing folded so far to `writer` and starts empty. Listings sold from a SKU get
-    /// its remaining stock from the inventory read model, so inventory events must have been
-    /// applied first.
+    /// Hands the listing folded so far to `writer` and starts empty. Its bids are all in the fold,
+    /// so a retraction has marked them there. Listings sold from a SKU get its remaining stock
+    /// from the inventory read model, so inventory events must have been applied first.
     pub async fn finish(&mut self, writer: &mut BulkWriter) -> Result<(), ProjectionError> {
-        let folded = std::mem::take(self);
-        if let Some(mut listing) = folded.listing {
+        let FoldedStream {
+            document, folded, ..
+        } = std::mem::take(self).listing;
+        if let Some(mut listing) = document {
             crate::inventory::add_remaining_stock(writer.database(), &mut listing).await?;
             writer.insert("listings", vec![listing]).await?;
         }
         writer.insert("bid_history", folded.bids).await?;
         writer.insert("price_history", folded.price_points).await?;
         Ok(())
-    }
-
-    fn version(&self) -> i64 {
-        self.listing
-            .as_ref()
-            .and_then(|d| d.get_i64("version").ok())
-            .unwrap_or(0)
     }
 }
 
