@@ -16,6 +16,15 @@ pub fn usd(minor: i64) -> Money {
 /// Creates auction `listing_id` of a watch by `seller`, starting at 100.00 with no reserve, ending
 /// hard at `ends_at`.
 pub fn create_auction(listing_id: Uuid, seller: Actor, ends_at: DateTime<Utc>) -> ListingCommand {
+    create_listing(
+        listing_id,
+        seller,
+        ListingTerms::Auction(plain_auction(ends_at)),
+    )
+}
+
+/// Creates listing `listing_id` of a watch by `seller` on `terms`.
+pub fn create_listing(listing_id: Uuid, seller: Actor, terms: ListingTerms) -> ListingCommand {
     ListingCommand::CreateListing {
         listing_id,
         seller,
@@ -30,19 +39,19 @@ pub fn create_auction(listing_id: Uuid, seller: Actor, ends_at: DateTime<Utc>) -
             description: String::new(),
             image_urls: vec![],
         },
-        terms: plain_auction_terms(ends_at),
+        terms,
     }
 }
 
 /// Auction terms starting at 100.00 USD with no reserve and no buy-now price, ending hard at
 /// `ends_at`.
-pub fn plain_auction_terms(ends_at: DateTime<Utc>) -> ListingTerms {
-    ListingTerms::Auction(AuctionTerms {
+pub fn plain_auction(ends_at: DateTime<Utc>) -> AuctionTerms {
+    AuctionTerms {
         start_price: usd(10_000),
         reserve: None,
         buy_now: None,
         buy_now_policy: BuyNowPolicy::FirstBid,
         close_policy: ClosePolicy::HardClose,
         ends_at,
-    })
+    }
 }

@@ -4,16 +4,16 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use gavel_commands::{CommandBus, CommandContext, RetryPolicy};
+use gavel_commands::{Accepted, CommandBus, CommandContext, RetryPolicy};
 use gavel_domain::clock::{Clock, ManualClock};
 use gavel_domain::listing::{
-    Actor, ClosePolicy, FixedPriceTerms, Listing, ListingCommand, ListingServices, ListingStatus,
-    ListingTerms,
+    Actor, AuctionTerms, ClosePolicy, FixedPriceTerms, Listing, ListingCommand, ListingServices,
+    ListingStatus, ListingTerms,
 };
 use gavel_domain::order::{Order, OrderCommand, OrderServices, OrderStatus, PlacedOrder};
 use gavel_domain::Role;
 use gavel_scheduler::{close_due_auctions, expire_due_orders};
-use gavel_tests::listings::{create_auction, usd};
+use gavel_tests::listings::{create_listing, plain_auction, usd};
 use gavel_tests::{isolated_settings, postgres_pool, stack_settings};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -57,28 +57,48 @@ impl Scheduled {
         CommandContext::new(None, self.clock.now())
     }
 
-    /// Opens an auction ending at `ends_at`, soft-closing when `soft` is set.
-    async fn open_auction(&self, ends_at: DateTime<Utc>, soft: bool) -> String {
+    /// Opens a listing on `terms`; returns its id.
+    async fn open(&self, terms: ListingTerms) -> String {
         let id = Uuid::now_v7();
-        let mut command = create_auction(
-            id,
-            Actor::new(Uuid::now_v7(), [Role::VerifiedSeller]),
-            ends_at,
-        );
-        if let ListingCommand::CreateListing {
-            terms: ListingTerms::Auction(terms),
-            ..
-        } = &mut command
-        {
-            if soft {
-                terms.close_policy = ClosePolicy::default();
-            }
-        }
+        let seller = Actor::new(Uuid::now_v7(), [Role::VerifiedSeller]);
         self.listings
-            .execute(&id.to_string(), command, &self.context())
+            .execute(
+                &id.to_string(),
+                create_listing(id, seller, terms),
+                &self.context(),
+            )
             .await
-            .expect("auction opened");
+            .expect("listing opened");
         id.to_string()
+    }
+
+    /// Opens an auction ending at `ends_at` under `close_policy`.
+    async fn open_auction(&self, ends_at: DateTime<Utc>, close_policy: ClosePolicy) -> String {
+        self.open(ListingTerms::Auction(AuctionTerms {
+            close_policy,
+            ..plain_auction(ends_at)
+        }))
+        .await
+    }
+
+    /// Bids 150.00 on `id` as a new bidder, now.
+    async fn bid(&self, id: &str) -> Accepted<Listing> {
+        let bid = ListingCommand::PlaceBid {
+            bid_id: Uuid::now_v7(),
+            bidder: Actor::new(Uuid::now_v7(), [Role::Buyer]),
+            max_amount: usd(15_000),
+        };
+        self.listings
+            .execute(id, bid, &self.context())
+            .await
+            .expect("bid")
+    }
+
+    /// Runs the scheduler's auction pass once; how many it closed.
+    async fn close_due(&self) -> usize {
+        close_due_auctions(&self.listings, &self.pool, self.clock.as_ref())
+            .await
+            .expect("deadlines readable")
     }
 
     async fn status(&self, id: &str) -> ListingStatus {
@@ -97,28 +117,13 @@ impl Scheduled {
 async fn an_auction_closes_when_its_end_comes_and_not_before() {
     let app = scheduled().await;
     let end = app.clock.now() + Duration::minutes(10);
-    let id = app.open_auction(end, false).await;
-    let fixed_price = Uuid::now_v7();
-    app.listings
-        .execute(
-            &fixed_price.to_string(),
-            ListingCommand::CreateListing {
-                listing_id: fixed_price,
-                seller: Actor::new(Uuid::now_v7(), [Role::VerifiedSeller]),
-                item: match create_auction(fixed_price, Actor::new(Uuid::now_v7(), []), end) {
-                    ListingCommand::CreateListing { item, .. } => item,
-                    _ => unreachable!(),
-                },
-                terms: ListingTerms::FixedPrice(FixedPriceTerms {
-                    price: usd(50_000),
-                    quantity: 1,
-                    sku: None,
-                }),
-            },
-            &app.context(),
-        )
-        .await
-        .expect("fixed-price listing");
+    let id = app.open_auction(end, ClosePolicy::HardClose).await;
+    app.open(ListingTerms::FixedPrice(FixedPriceTerms {
+        price: usd(50_000),
+        quantity: 1,
+        sku: None,
+    }))
+    .await;
     assert_eq!(
         app.deadlines().await,
         vec![("Listing".to_string(), id.clone(), end)],
@@ -126,21 +131,18 @@ async fn an_auction_closes_when_its_end_comes_and_not_before() {
     );
 
     app.clock.set(end - Duration::seconds(1));
-    let closed = close_due_auctions(&app.listings, &app.pool, app.clock.as_ref()).await;
-    assert_eq!(closed.unwrap(), 0);
+    assert_eq!(app.close_due().await, 0);
     assert_eq!(app.status(&id).await, ListingStatus::Active);
 
     app.clock.set(end);
-    let closed = close_due_auctions(&app.listings, &app.pool, app.clock.as_ref()).await;
-    assert_eq!(closed.unwrap(), 1);
+    assert_eq!(app.close_due().await, 1);
     assert_eq!(app.status(&id).await, ListingStatus::Unsold);
     assert_eq!(
         app.deadlines().await,
         vec![],
         "a closed auction waits for nothing"
     );
-    let closed = close_due_auctions(&app.listings, &app.pool, app.clock.as_ref()).await;
-    assert_eq!(closed.unwrap(), 0);
+    assert_eq!(app.close_due().await, 0);
 }
 
 #[tokio::test]
@@ -148,10 +150,9 @@ async fn an_end_between_two_microseconds_is_due_at_the_end_itself() {
     let app = scheduled().await;
     // PostgreSQL would round this end up to the next microsecond, after the end itself.
     let end = app.clock.now() + Duration::minutes(10) + Duration::nanoseconds(999);
-    let id = app.open_auction(end, false).await;
+    let id = app.open_auction(end, ClosePolicy::HardClose).await;
     app.clock.set(end);
-    let closed = close_due_auctions(&app.listings, &app.pool, app.clock.as_ref()).await;
-    assert_eq!(closed.unwrap(), 1);
+    assert_eq!(app.close_due().await, 1);
     assert_eq!(app.status(&id).await, ListingStatus::Unsold);
 }
 
@@ -159,32 +160,18 @@ async fn an_end_between_two_microseconds_is_due_at_the_end_itself() {
 async fn a_late_bid_moves_the_deadline_with_the_end() {
     let app = scheduled().await;
     let end = app.clock.now() + Duration::minutes(10);
-    let id = app.open_auction(end, true).await;
+    let id = app.open_auction(end, ClosePolicy::default()).await;
 
     app.clock.set(end - Duration::seconds(30));
-    let bid = app
-        .listings
-        .execute(
-            &id,
-            ListingCommand::PlaceBid {
-                bid_id: Uuid::now_v7(),
-                bidder: Actor::new(Uuid::now_v7(), [Role::Buyer]),
-                max_amount: usd(15_000),
-            },
-            &app.context(),
-        )
-        .await
-        .expect("bid");
+    let bid = app.bid(&id).await;
     let new_end = bid.state.ends_at().expect("an auction has an end");
     assert!(new_end > end, "the late bid extended the auction");
     assert_eq!(app.deadlines().await[0].2, new_end);
 
     app.clock.set(end);
-    let closed = close_due_auctions(&app.listings, &app.pool, app.clock.as_ref()).await;
-    assert_eq!(closed.unwrap(), 0, "the old end no longer counts");
+    assert_eq!(app.close_due().await, 0, "the old end no longer counts");
     app.clock.set(new_end);
-    let closed = close_due_auctions(&app.listings, &app.pool, app.clock.as_ref()).await;
-    assert_eq!(closed.unwrap(), 1);
+    assert_eq!(app.close_due().await, 1);
     assert_eq!(app.status(&id).await, ListingStatus::Sold);
 }
 
@@ -194,11 +181,10 @@ async fn more_due_auctions_than_one_batch_all_close_in_one_pass() {
     let end = app.clock.now() + Duration::minutes(2);
     let mut ids = Vec::new();
     for _ in 0..600 {
-        ids.push(app.open_auction(end, false).await);
+        ids.push(app.open_auction(end, ClosePolicy::HardClose).await);
     }
     app.clock.set(end);
-    let closed = close_due_auctions(&app.listings, &app.pool, app.clock.as_ref()).await;
-    assert_eq!(closed.unwrap(), 600);
+    assert_eq!(app.close_due().await, 600);
     for id in &ids {
         assert_eq!(app.status(id).await, ListingStatus::Unsold);
     }
@@ -264,11 +250,9 @@ async fn an_unpaid_order_expires_at_its_deadline_and_a_paid_one_never() {
 async fn a_deadline_left_by_a_store_written_otherwise_is_dropped_once_nothing_is_left_to_do() {
     let app = scheduled().await;
     let end = app.clock.now() + Duration::minutes(2);
-    let id = app.open_auction(end, false).await;
+    let id = app.open_auction(end, ClosePolicy::HardClose).await;
     app.clock.set(end);
-    close_due_auctions(&app.listings, &app.pool, app.clock.as_ref())
-        .await
-        .unwrap();
+    app.close_due().await;
     sqlx::query("INSERT INTO deadlines VALUES ('Listing', $1, $2)")
         .bind(&id)
         .bind(end)
@@ -276,8 +260,7 @@ async fn a_deadline_left_by_a_store_written_otherwise_is_dropped_once_nothing_is
         .await
         .unwrap();
 
-    let closed = close_due_auctions(&app.listings, &app.pool, app.clock.as_ref()).await;
-    assert_eq!(closed.unwrap(), 0);
+    assert_eq!(app.close_due().await, 0);
     assert_eq!(app.deadlines().await, vec![]);
 }
 
@@ -285,25 +268,15 @@ async fn a_deadline_left_by_a_store_written_otherwise_is_dropped_once_nothing_is
 async fn migrating_a_store_that_already_holds_events_gives_it_their_deadlines() {
     let app = scheduled().await;
     let now = app.clock.now();
-    let extended = app.open_auction(now + Duration::hours(2), true).await;
-    app.open_auction(now + Duration::hours(1), false).await;
+    let extended = app
+        .open_auction(now + Duration::hours(2), ClosePolicy::default())
+        .await;
+    app.open_auction(now + Duration::hours(1), ClosePolicy::HardClose)
+        .await;
     app.clock
         .set(now + Duration::hours(2) - Duration::seconds(30));
-    close_due_auctions(&app.listings, &app.pool, app.clock.as_ref())
-        .await
-        .unwrap();
-    app.listings
-        .execute(
-            &extended,
-            ListingCommand::PlaceBid {
-                bid_id: Uuid::now_v7(),
-                bidder: Actor::new(Uuid::now_v7(), [Role::Buyer]),
-                max_amount: usd(15_000),
-            },
-            &app.context(),
-        )
-        .await
-        .expect("late bid");
+    app.close_due().await;
+    app.bid(&extended).await;
     let kept = app.deadlines().await;
     assert_eq!(
         kept.len(),

@@ -7,8 +7,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use gavel_config::Settings;
-use gavel_domain::listing::{Condition, ItemDetails, ListingEvent, PublicAuctionState};
-use gavel_tests::listings::{plain_auction_terms, usd};
+use gavel_domain::listing::{
+    Condition, ItemDetails, ListingEvent, ListingTerms, PublicAuctionState,
+};
+use gavel_tests::listings::{plain_auction, usd};
 use gavel_tests::{isolated_settings_for, owned_name, peak_rss_bytes, postgres_pool};
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
@@ -66,7 +68,7 @@ fn auction_events(listing: Uuid) -> Vec<ListingEvent> {
             description: "Full set.".into(),
             image_urls: vec![],
         },
-        terms: plain_auction_terms(now + chrono::Duration::days(30)),
+        terms: ListingTerms::Auction(plain_auction(now + chrono::Duration::days(30))),
         created_at: now,
     }];
     let mut previous = None;
