@@ -2,11 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use gavel_store::projected::FALLBACK_POLL;
-
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Result, SimpleObject, ID};
 use futures::TryStreamExt;
+use gavel_store::projected::FALLBACK_POLL;
 use mongodb::bson::{doc, Document};
 use mongodb::options::FindOptions;
 use serde::de::DeserializeOwned;
