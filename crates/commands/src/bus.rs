@@ -236,8 +236,6 @@ struct Decided<A: Aggregate> {
     state: A,
     sequence: usize,
     rows: EventRows,
-    /// Some command was refused or changed nothing: an answer that no commit will vouch for.
-    unwritten: bool,
 }
 
 /// Events ready to append, one array per column.
@@ -325,24 +323,25 @@ where
             .without_max_times()
             .build();
         // The cached state is trusted for the first try: if another process appended meanwhile,
-        // the commit's sequence collides and the conflict brings the cache up to date. Only an
-        // answer that writes nothing (a rejection, a no-op) is first checked against the store,
-        // so that no client is refused on stale state.
+        // the commit's sequence collides and the conflict brings the cache up to date. A commit
+        // that lands therefore also vouches for the rejections and no-ops decided in its batch,
+        // on a prefix of the state it wrote. Only a batch that writes nothing is first checked
+        // against the store, so that no client is refused on stale state.
         let (mut current, mut verified) = match cached.take() {
             Some(current) => (current, false),
             None => (self.catch_up(id, None).await?, true),
         };
         for attempt in 1..=self.retry.max_attempts {
             let decided = self.decide(&current, batch).await?;
-            if decided.unwritten && !verified {
-                let before = current.sequence;
-                current = self.catch_up(id, Some(current)).await?;
-                verified = true;
-                if current.sequence != before {
-                    continue;
-                }
-            }
             if decided.rows.is_empty() {
+                if !verified {
+                    let before = current.sequence;
+                    current = self.catch_up(id, Some(current)).await?;
+                    verified = true;
+                    if current.sequence != before {
+                        continue;
+                    }
+                }
                 *cached = Some(current);
                 return Ok(decided.outcomes);
             }
@@ -386,7 +385,6 @@ where
         let mut sequence = current.sequence;
         let mut rows = EventRows::default();
         let mut outcomes = Vec::with_capacity(batch.len());
-        let mut unwritten = false;
         for waiting in batch {
             let mut next = state.clone();
             let sink = EventSink::default();
@@ -396,11 +394,9 @@ where
             let events = sink.collect().await;
             match handled {
                 Err(rejection) => {
-                    unwritten = true;
                     outcomes.push(Err(CommandError::Rejected(rejection)));
                 }
                 Ok(()) => {
-                    unwritten |= events.is_empty();
                     for event in &events {
                         sequence += 1;
                         rows.push(sequence, event, &waiting.metadata)?;
@@ -419,7 +415,6 @@ where
             state,
             sequence,
             rows,
-            unwritten,
         })
     }
 
