@@ -123,17 +123,19 @@ fn listing_buses(
     (clock.clone(), [bus(), bus()])
 }
 
-#[tokio::test]
-async fn a_cache_made_stale_by_another_process_never_decides_an_answer() {
-    let settings = isolated_settings(&stack_settings()).await;
-    let (clock, [a, b]) = listing_buses(&settings);
+/// An auction in its late phase whose only bid bus `b` retracted behind bus `a`'s back: `a`'s
+/// cache still holds the bid. Returns the auction's id and its seller.
+async fn auction_with_a_bid_only_a_remembers(
+    clock: &ManualClock,
+    a: &CommandBus<Listing>,
+    b: &CommandBus<Listing>,
+) -> (String, Actor) {
     let seller = Actor::new(Uuid::now_v7(), [Role::VerifiedSeller]);
     let bidder = Actor::new(Uuid::now_v7(), [Role::Buyer]);
     let id = Uuid::now_v7();
-    let now = clock.now();
     a.execute(
         &id.to_string(),
-        create_auction(id, seller.clone(), now + chrono::Duration::hours(6)),
+        create_auction(id, seller.clone(), clock.now() + chrono::Duration::hours(6)),
         &context(),
     )
     .await
@@ -144,7 +146,7 @@ async fn a_cache_made_stale_by_another_process_never_decides_an_answer() {
         max_amount: usd(20_000),
     };
     a.execute(&id.to_string(), bid, &context()).await.unwrap();
-    // Bus A's cache says the auction has a bid; bus B retracts it (allowed within the hour).
+    // Retracting is allowed within the hour.
     b.execute(
         &id.to_string(),
         ListingCommand::RetractBid { bidder },
@@ -152,18 +154,54 @@ async fn a_cache_made_stale_by_another_process_never_decides_an_answer() {
     )
     .await
     .unwrap();
+    (id.to_string(), seller)
+}
+
+#[tokio::test]
+async fn a_cache_made_stale_by_another_process_never_decides_an_answer() {
+    let settings = isolated_settings(&stack_settings()).await;
+    let (clock, [a, b]) = listing_buses(&settings);
+    let (id, seller) = auction_with_a_bid_only_a_remembers(&clock, &a, &b).await;
     // On A's stale cache, withdrawing in the late phase with a bid would be refused; the store
     // says there is no bid any more, so it is accepted.
     let withdrawn = a
-        .execute(
-            &id.to_string(),
-            ListingCommand::Withdraw { actor: seller },
-            &context(),
-        )
+        .execute(&id, ListingCommand::Withdraw { actor: seller }, &context())
         .await
         .unwrap();
     assert_eq!(withdrawn.version, 4);
     assert_eq!(withdrawn.state.status(), ListingStatus::Withdrawn);
+}
+
+#[tokio::test]
+async fn a_rejection_in_a_batch_that_commits_is_never_decided_on_a_stale_cache() {
+    let settings = isolated_settings(&stack_settings()).await;
+    let (clock, [a, b]) = listing_buses(&settings);
+    let (id, seller) = auction_with_a_bid_only_a_remembers(&clock, &a, &b).await;
+    // Both commands wait before either runs (the test runtime has one thread), so they form one
+    // batch. On A's stale cache the withdrawal would be refused and the bid would write; in truth
+    // the auction has no bid, so the withdrawal goes through and the bid finds it withdrawn.
+    let rival = Actor::new(Uuid::now_v7(), [Role::Buyer]);
+    let (first, second) = (context(), context());
+    let (withdrawn, bid) = tokio::join!(
+        a.execute(&id, ListingCommand::Withdraw { actor: seller }, &first),
+        a.execute(
+            &id,
+            ListingCommand::PlaceBid {
+                bid_id: Uuid::now_v7(),
+                bidder: rival,
+                max_amount: usd(30_000),
+            },
+            &second,
+        ),
+    );
+    let withdrawn = withdrawn.expect("the withdrawal was refused on stale state");
+    assert_eq!(withdrawn.version, 4);
+    assert!(
+        matches!(bid, Err(CommandError::Rejected(_))),
+        "a bid on a withdrawn auction was answered {bid:?}"
+    );
+    let (state, version) = a.replay(&id).await.unwrap();
+    assert_eq!((state.status(), version), (ListingStatus::Withdrawn, 4));
 }
 
 #[tokio::test]
