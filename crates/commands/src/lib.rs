@@ -8,8 +8,8 @@
 //!   and trusted for the next command; only when the commit collides with another process's
 //!   events, or before a rejection is answered that no commit of its batch vouches for, are the
 //!   events after that sequence read, so a command's cost does not grow with the length of the
-//!   stream. cqrs-es 0.5.0's snapshot modes are not used:
-//!   they apply new events twice before saving a snapshot.
+//!   stream. cqrs-es 0.5.0's snapshot modes are not used: they apply new events twice before
+//!   saving a snapshot.
 //! - **Group commit per aggregate.** Commands for one aggregate that arrive while an earlier one
 //!   is being committed wait; the next commit decides all of them in turn on the cached state and
 //!   appends their events in one statement, so a hot auction pays one durable commit per batch of
