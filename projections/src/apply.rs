@@ -1,4 +1,4 @@
-//! Applying one event to the MongoDB read models, exactly once in effect.
+//! Applying one event to the read models, exactly once in effect.
 //!
 //! The listing document records the last sequence it applied (`version`). An event at or below it
 //! is a redelivery and changes nothing; an event more than one past it means events are missing,
@@ -9,9 +9,10 @@
 use bson::{doc, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::InsertManyOptions;
-use mongodb::{Collection, Database};
+use mongodb::Collection;
 
 use crate::envelope::EventEnvelope;
+use crate::ReadStore;
 
 /// What applying an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,9 @@ pub enum ProjectionError {
     /// MongoDB failed.
     #[error("MongoDB: {0}")]
     Store(#[from] mongodb::error::Error),
+    /// The search index (PostgreSQL) failed.
+    #[error("search index: {0}")]
+    Search(#[from] sqlx::Error),
 }
 
 /// The change an event makes to the document that records its aggregate's applied sequence.
@@ -65,13 +69,14 @@ pub enum DocumentWrite {
     Set(Document),
 }
 
-/// Applies one event envelope to the read models in `db`, whichever aggregate it belongs to.
+/// Applies one event envelope to the read models in `store`, whichever aggregate it belongs to.
 pub async fn apply_event(
-    db: &Database,
+    store: &ReadStore,
     envelope: &EventEnvelope,
 ) -> Result<Applied, ProjectionError> {
+    let db = store.database();
     match envelope.aggregate_type.as_str() {
-        "Listing" => crate::apply_listings::apply_listing_event(db, envelope).await,
+        "Listing" => crate::apply_listings::apply_listing_event(store, envelope).await,
         "Inventory" => crate::inventory::apply_inventory_event(db, envelope).await,
         "Order" => crate::orders::apply_order_event(db, envelope).await,
         other => Err(ProjectionError::UnknownAggregate(other.to_string())),

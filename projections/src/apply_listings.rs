@@ -4,7 +4,8 @@
 //! written in as few of them as the read models allow: each listing's events are folded into one
 //! write of its document, and the history documents of every listing in the batch go in one bulk
 //! insert per collection. A listing's document is read once, or not at all when this process
-//! remembers it from its own last write ([`ListingDocuments`]).
+//! remembers it from its own last write ([`ListingDocuments`]). Once the documents are written,
+//! the search index gets one row per listing of the batch, all in one statement.
 
 use bson::{doc, Document};
 use futures::stream::{self, StreamExt};
@@ -16,6 +17,8 @@ use crate::apply::{
 };
 use crate::envelope::EventEnvelope;
 use crate::listing::{change_for, ListingChange};
+use crate::search::SearchRow;
+use crate::ReadStore;
 
 /// How many listing documents are read or written at once. Round trips, not the read store's
 /// processor, bound a projector, so overlapping them is what makes it keep up.
@@ -57,38 +60,43 @@ impl ListingDocuments {
     }
 }
 
-/// Applies one `Listing` event envelope to the read models in `db`.
+/// Applies one `Listing` event envelope to the read models in `store`.
 pub async fn apply_listing_event(
-    db: &Database,
+    store: &ReadStore,
     envelope: &EventEnvelope,
 ) -> Result<Applied, ProjectionError> {
-    apply_listing_events(db, std::slice::from_ref(envelope)).await
+    apply_listing_events(store, std::slice::from_ref(envelope)).await
 }
 
 /// Applies consecutive event envelopes of one listing, in sequence order, to the read models in
-/// `db`, reading its document first. See [`apply_listing_streams`].
+/// `store`, reading its document first. See [`apply_listing_streams`].
 pub async fn apply_listing_events(
-    db: &Database,
+    store: &ReadStore,
     envelopes: &[EventEnvelope],
 ) -> Result<Applied, ProjectionError> {
-    let mut outcomes = apply_listing_streams(db, &[envelopes], &ListingDocuments::none()).await?;
+    let mut outcomes =
+        apply_listing_streams(store, &[envelopes], &ListingDocuments::none()).await?;
     outcomes.pop().unwrap_or(Ok(Applied::Duplicate))
 }
 
-/// Applies the events of several listings to the read models in `db`: each stream holds one
+/// Applies the events of several listings to the read models in `store`: each stream holds one
 /// listing's consecutive events in sequence order. Returns each stream's outcome, in order, or
-/// one error when a write all of them share (a history collection's bulk insert) failed.
+/// one error when a write all of them share (a history collection's bulk insert, the search
+/// index) failed.
 ///
 /// Events a document has applied already are skipped; an event past a gap stops its stream after
 /// the ones before it are written. History documents are inserted, never upserted: an insert is
 /// FerretDB's fast path, and a redelivered event's insert fails on the unique `_id`, leaving the
-/// document (and a later retraction mark) as it was. Each listing document is written last, with
-/// the version it was read at in the filter.
+/// document (and a later retraction mark) as it was. Each listing document is written next, with
+/// the version it was read at in the filter, and the search index last, from the documents as
+/// they now stand: a listing whose events were all applied before still has its row written, in
+/// case the process died between its document and its row the last time.
 pub async fn apply_listing_streams(
-    db: &Database,
+    store: &ReadStore,
     streams: &[&[EventEnvelope]],
     documents: &ListingDocuments,
 ) -> Result<Vec<Result<Applied, ProjectionError>>, ProjectionError> {
+    let db = store.database();
     // Futures gathered in a loop rather than mapped by a closure: a closure over borrowed
     // streams defeats the compiler's proof that the projector's task is `Send`.
     let mut folds = Vec::with_capacity(streams.len());
@@ -120,10 +128,14 @@ pub async fn apply_listing_streams(
     for listing in pending {
         writes.push(write_listing(db, listing, documents));
     }
-    Ok(stream::iter(writes)
+    let written: Vec<(Result<Applied, ProjectionError>, Option<SearchRow>)> = stream::iter(writes)
         .buffered(CONCURRENT_LISTINGS)
         .collect()
-        .await)
+        .await;
+    let (outcomes, rows): (Vec<_>, Vec<_>) = written.into_iter().unzip();
+    let rows: Vec<SearchRow> = rows.into_iter().flatten().collect();
+    store.search().upsert(&rows).await?;
+    Ok(outcomes)
 }
 
 /// One listing's events folded against its document, waiting to be written.
@@ -186,14 +198,18 @@ async fn fold_events(
     })
 }
 
-/// Writes `listing`'s document, if it was folded, (its history is written by then) and remembers it if the write
-/// landed; forgets it otherwise.
+/// Writes `listing`'s document, if it was folded, (its history is written by then) and remembers
+/// it if the write landed; forgets it otherwise. Along with the outcome comes the listing's search
+/// row, from its document as it now stands, unless the write failed.
 async fn write_listing(
     db: &Database,
     listing: Result<PendingListing, ProjectionError>,
     documents: &ListingDocuments,
-) -> Result<Applied, ProjectionError> {
-    let PendingListing { id, listing, gap } = listing?;
+) -> (Result<Applied, ProjectionError>, Option<SearchRow>) {
+    let PendingListing { id, listing, gap } = match listing {
+        Ok(listing) => listing,
+        Err(error) => return (Err(error), None),
+    };
     let FoldedStream {
         read_at,
         applied,
@@ -204,14 +220,19 @@ async fn write_listing(
         None => Ok(Applied::Duplicate),
         Some(write) => write_document(db, &id, read_at, applied, write).await,
     };
+    let row = match &written {
+        Ok(_) => document.as_ref().and_then(SearchRow::from_document),
+        Err(_) => None,
+    };
     match (&written, document) {
         (Ok(Applied::Applied), Some(document)) => documents.remember(&id, document),
         _ => documents.forget(&id),
     }
-    match (written, gap) {
+    let outcome = match (written, gap) {
         (Ok(_), Some(gap)) => Err(gap),
         (written, _) => written,
-    }
+    };
+    (outcome, row)
 }
 
 /// Writes a listing document; a new one first gets its remaining stock from the inventory.

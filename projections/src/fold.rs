@@ -15,7 +15,8 @@ use mongodb::Database;
 use tokio::task::JoinSet;
 
 use crate::apply_listings::FoldedStream;
-use crate::ProjectionError;
+use crate::search::{SearchIndex, SearchRow};
+use crate::{ProjectionError, ReadStore};
 
 /// How many documents one bulk insert carries.
 const BATCH: usize = 1_000;
@@ -60,7 +61,7 @@ impl ListingFold {
         } = std::mem::take(self).listing;
         if let Some(mut listing) = document {
             crate::inventory::add_remaining_stock(writer.database(), &mut listing).await?;
-            writer.insert("listings", vec![listing]).await?;
+            writer.insert_listing(listing).await?;
         }
         writer.insert("bid_history", folded.bids).await?;
         writer.insert("price_history", folded.price_points).await?;
@@ -69,20 +70,25 @@ impl ListingFold {
 }
 
 /// Inserts documents in batches of a thousand, several batches at once so that the read store's
-/// front end and its database work side by side, while the caller reads on.
+/// front end and its database work side by side, while the caller reads on. A batch of listing
+/// documents carries their search rows, written once the documents are in.
 #[derive(Debug)]
 pub struct BulkWriter {
     db: Database,
+    search: SearchIndex,
     pending: HashMap<&'static str, Vec<Document>>,
-    in_flight: JoinSet<Result<(), mongodb::error::Error>>,
+    pending_listings: Vec<Document>,
+    in_flight: JoinSet<Result<(), ProjectionError>>,
 }
 
 impl BulkWriter {
-    /// A writer into `db`.
-    pub fn new(db: Database) -> Self {
+    /// A writer into the read models of `store`.
+    pub fn new(store: &ReadStore) -> Self {
         Self {
-            db,
+            db: store.database().clone(),
+            search: store.search().clone(),
             pending: HashMap::new(),
+            pending_listings: Vec::new(),
             in_flight: JoinSet::new(),
         }
     }
@@ -92,7 +98,8 @@ impl BulkWriter {
         &self.db
     }
 
-    /// Queues `documents` for `collection`, sending every full batch.
+    /// Queues `documents` for `collection` (a history collection, not `listings`), sending every
+    /// full batch.
     pub async fn insert(
         &mut self,
         collection: &'static str,
@@ -100,40 +107,79 @@ impl BulkWriter {
     ) -> Result<(), ProjectionError> {
         let pending = self.pending.entry(collection).or_default();
         pending.extend(documents);
+        let mut full = Vec::new();
         while pending.len() >= BATCH {
             let rest = pending.split_off(BATCH);
-            let batch = std::mem::replace(pending, rest);
-            Self::send(&self.db, &mut self.in_flight, collection, batch).await?;
+            full.push(std::mem::replace(pending, rest));
+        }
+        for batch in full {
+            self.send_documents(collection, batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues a listing document, and with it its search row, sending every full batch.
+    pub async fn insert_listing(&mut self, listing: Document) -> Result<(), ProjectionError> {
+        self.pending_listings.push(listing);
+        if self.pending_listings.len() >= BATCH {
+            self.send_listings().await?;
         }
         Ok(())
     }
 
     /// Sends what is left and waits until every batch landed.
     pub async fn finish(mut self) -> Result<(), ProjectionError> {
+        self.send_listings().await?;
         for (collection, batch) in std::mem::take(&mut self.pending) {
             if !batch.is_empty() {
-                Self::send(&self.db, &mut self.in_flight, collection, batch).await?;
+                self.send_documents(collection, batch).await?;
             }
         }
         while let Some(done) = self.in_flight.join_next().await {
-            done.expect("a bulk insert task does not panic")?;
+            done.expect("a bulk write task does not panic")?;
         }
         Ok(())
     }
 
-    async fn send(
-        db: &Database,
-        in_flight: &mut JoinSet<Result<(), mongodb::error::Error>>,
+    async fn send_documents(
+        &mut self,
         collection: &'static str,
         batch: Vec<Document>,
     ) -> Result<(), ProjectionError> {
-        while in_flight.len() >= CONCURRENT_BATCHES {
-            if let Some(done) = in_flight.join_next().await {
-                done.expect("a bulk insert task does not panic")?;
+        let collection = self.db.collection::<Document>(collection);
+        self.send(async move { Ok(collection.insert_many(batch).await.map(drop)?) })
+            .await
+    }
+
+    async fn send_listings(&mut self) -> Result<(), ProjectionError> {
+        let listings = std::mem::take(&mut self.pending_listings);
+        if listings.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<SearchRow> = listings
+            .iter()
+            .filter_map(SearchRow::from_document)
+            .collect();
+        let collection = self.db.collection::<Document>("listings");
+        let search = self.search.clone();
+        self.send(async move {
+            collection.insert_many(listings).await?;
+            search.upsert(&rows).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn send(
+        &mut self,
+        write: impl std::future::Future<Output = Result<(), ProjectionError>> + Send + 'static,
+    ) -> Result<(), ProjectionError> {
+        while self.in_flight.len() >= CONCURRENT_BATCHES {
+            if let Some(done) = self.in_flight.join_next().await {
+                done.expect("a bulk write task does not panic")?;
             }
         }
-        let collection = db.collection::<Document>(collection);
-        in_flight.spawn(async move { collection.insert_many(batch).await.map(drop) });
+        self.in_flight.spawn(write);
         Ok(())
     }
 }

@@ -1,10 +1,14 @@
-//! The MongoDB database holding the read models: connection, collections, indexes, readiness.
+//! Where the read models live: the MongoDB database of documents (connection, collections,
+//! indexes, readiness) and, beside it, the listing search index in PostgreSQL.
 
 use std::time::Duration;
 
 use mongodb::bson::{doc, Document};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
+use sqlx::PgPool;
+
+use crate::search::SearchIndex;
 
 /// Why the read-model store could not be reached or prepared.
 #[derive(Debug, thiserror::Error)]
@@ -73,16 +77,22 @@ fn is_namespace_exists(error: &mongodb::error::Error) -> bool {
     )
 }
 
-/// A handle on the read-model database.
+/// A handle on one set of read models: the MongoDB database and its search index.
 #[derive(Clone)]
 pub struct ReadStore {
     db: Database,
+    search: SearchIndex,
 }
 
 impl ReadStore {
-    /// Creates a client for `url` and selects `database`. The driver connects lazily, so this
-    /// succeeds while the server is down; [`ReadStore::ping`] tells whether it is up.
-    pub async fn connect(url: &str, database: &str) -> Result<Self, ReadStoreError> {
+    /// Creates a client for `url` and selects `database`, whose search index is kept in the
+    /// event store's database on `event_store`. The driver connects lazily, so this succeeds
+    /// while the server is down; [`ReadStore::ping`] tells whether it is up.
+    pub async fn connect(
+        url: &str,
+        database: &str,
+        event_store: PgPool,
+    ) -> Result<Self, ReadStoreError> {
         let mut options = ClientOptions::parse(url).await?;
         options.app_name = Some("gavel".into());
         options.server_selection_timeout = Some(Duration::from_secs(3));
@@ -90,12 +100,18 @@ impl ReadStore {
         let client = Client::with_options(options)?;
         Ok(Self {
             db: client.database(database),
+            search: SearchIndex::new(event_store, database),
         })
     }
 
     /// The underlying database, for projectors and queries.
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// The listing search index of these read models.
+    pub fn search(&self) -> &SearchIndex {
+        &self.search
     }
 
     /// Checks that the server answers.

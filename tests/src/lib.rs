@@ -143,8 +143,8 @@ pub async fn all_documents(store: &ReadStore, collection: &str) -> Vec<Document>
         .expect("read-model documents")
 }
 
-/// Asserts that the listing read models of `store` and `replay` hold the same documents;
-/// `replayed` says how `replay` was built, for the failure message.
+/// Asserts that the listing read models of `store` and `replay` hold the same documents and
+/// search rows; `replayed` says how `replay` was built, for the failure message.
 pub async fn assert_listing_read_models_equal(
     store: &ReadStore,
     replay: &ReadStore,
@@ -157,6 +157,30 @@ pub async fn assert_listing_read_models_equal(
             "{collection} differs from {replayed}"
         );
     }
+    let search_rows = store.search().rows().await.expect("search rows");
+    assert_eq!(
+        search_rows.len() as u64,
+        store
+            .database()
+            .collection::<Document>("listings")
+            .count_documents(doc! {})
+            .await
+            .expect("listing count"),
+        "every listing has a search row"
+    );
+    assert_eq!(
+        search_rows,
+        replay.search().rows().await.expect("search rows"),
+        "the search index differs from {replayed}"
+    );
+}
+
+/// The read models in MongoDB database `database` on `settings`' stack, with their search index
+/// in `settings`' event-store database (which must be migrated to write it).
+pub async fn read_store(settings: &Settings, database: &str) -> ReadStore {
+    ReadStore::connect(&settings.mongodb_url, database, postgres_pool(settings))
+        .await
+        .expect("read store client")
 }
 
 /// A pool on `settings`' event-store database.
@@ -205,9 +229,7 @@ impl TestApp {
     pub async fn start(settings: &Settings, roles: Roles) -> Self {
         let pipeline = roles != Roles::ApiOnly;
         let pool = postgres_pool(settings);
-        let read_store = ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database)
-            .await
-            .expect("mongodb client");
+        let read_store = read_store(settings, &settings.mongodb_database).await;
         read_store.migrate().await.expect("read-model collections");
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let listings = Arc::new(CommandBus::new(

@@ -2,8 +2,7 @@
 
 use std::process::Command;
 
-use gavel_projections::ReadStore;
-use gavel_tests::{gavel_binary, isolated_settings, stack_settings};
+use gavel_tests::{gavel_binary, isolated_settings, read_store, stack_settings};
 
 #[tokio::test]
 async fn migrate_prepares_store_and_read_models_and_can_run_twice() {
@@ -21,9 +20,7 @@ async fn migrate_prepares_store_and_read_models_and_can_run_twice() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let store = ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database)
-        .await
-        .unwrap();
+    let store = read_store(&settings, &settings.mongodb_database).await;
     let names = store.database().list_collection_names().await.unwrap();
     assert!(names.iter().any(|n| n == "listings"), "{names:?}");
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use chrono::SecondsFormat;
 use gavel_api::auth::Role as UserRole;
-use gavel_projections::{apply_listing_event, EventEnvelope, ReadStore};
+use gavel_projections::{apply_listing_event, EventEnvelope};
 use gavel_tests::{
-    all_documents, assert_listing_read_models_equal, isolated_settings, postgres_pool,
+    all_documents, assert_listing_read_models_equal, isolated_settings, postgres_pool, read_store,
     stack_settings, unique_name, wait_until, RoleProcess, TestApp,
 };
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -78,9 +78,7 @@ async fn killed_relay_and_projector_lose_nothing() {
     let stream_length = 1 + rounds as i64;
 
     // Everything reaches the read models once the restarted processes catch up.
-    let store = ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database)
-        .await
-        .unwrap();
+    let store = read_store(&settings, &settings.mongodb_database).await;
     wait_until(
         "the read models to catch up",
         Duration::from_secs(90),
@@ -139,9 +137,7 @@ async fn killed_relay_and_projector_lose_nothing() {
     .expect("every event is in Kafka");
 
     // A fresh replay of the event store gives exactly the same read models.
-    let replay = ReadStore::connect(&settings.mongodb_url, &unique_name("replay"))
-        .await
-        .unwrap();
+    let replay = read_store(&settings, &unique_name("replay")).await;
     replay.migrate().await.unwrap();
     let stored: Vec<(String, i64, String, String, serde_json::Value)> = sqlx::query_as(
         "SELECT aggregate_id, sequence, event_type, event_version, payload::jsonb
@@ -156,9 +152,7 @@ async fn killed_relay_and_projector_lose_nothing() {
             "event_type": event_type, "event_version": event_version, "payload": payload,
         }))
         .unwrap();
-        apply_listing_event(replay.database(), &envelope)
-            .await
-            .unwrap();
+        apply_listing_event(&replay, &envelope).await.unwrap();
     }
     assert_listing_read_models_equal(&store, &replay, "a fresh replay").await;
 }

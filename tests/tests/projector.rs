@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use gavel_commands::{CommandBus, CommandContext, RetryPolicy};
+use gavel_config::Settings;
 use gavel_domain::clock::{Clock, ManualClock};
 use gavel_domain::listing::{Actor, Listing, ListingCommand, ListingServices};
 use gavel_domain::Role;
@@ -17,7 +18,7 @@ use gavel_projections::{
 use gavel_store::projected::{announce, ProjectionWatch};
 use gavel_tests::listings::{create_auction, usd};
 use gavel_tests::{
-    all_documents, assert_listing_read_models_equal, isolated_settings, postgres_pool,
+    all_documents, assert_listing_read_models_equal, isolated_settings, postgres_pool, read_store,
     stack_settings, unique_name,
 };
 use serde_json::json;
@@ -77,11 +78,9 @@ async fn auction_with_bids(
         .collect()
 }
 
-async fn fresh_store() -> ReadStore {
-    let settings = stack_settings();
-    let store = ReadStore::connect(&settings.mongodb_url, &unique_name("read"))
-        .await
-        .unwrap();
+/// Fresh read models, their search index in `settings`' event-store database.
+async fn fresh_store(settings: &Settings) -> ReadStore {
+    let store = read_store(settings, &unique_name("read")).await;
     store.migrate().await.unwrap();
     store
 }
@@ -100,8 +99,8 @@ async fn a_remembered_listing_that_another_process_moved_is_read_again_and_nothi
     );
     let first = auction_with_bids(&bus, clock.now(), 4).await;
     let second = auction_with_bids(&bus, clock.now(), 2).await;
-    let store = fresh_store().await;
-    let db = store.database();
+    let store = fresh_store(&settings).await;
+    let db = &store;
     // Two projector processes, each remembering what it wrote.
     let (a, b) = (ListingDocuments::new(100), ListingDocuments::new(100));
 
@@ -135,11 +134,9 @@ async fn a_remembered_listing_that_another_process_moved_is_read_again_and_nothi
         [Ok(Applied::Applied), Ok(Applied::Applied)]
     ));
 
-    let replay = fresh_store().await;
+    let replay = fresh_store(&settings).await;
     for envelope in first.iter().chain(&second) {
-        apply_listing_event(replay.database(), envelope)
-            .await
-            .unwrap();
+        apply_listing_event(&replay, envelope).await.unwrap();
     }
     assert_listing_read_models_equal(&store, &replay, "a replay one event at a time").await;
     let listing = &all_documents(&store, "listings").await[0];

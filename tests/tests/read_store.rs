@@ -3,7 +3,7 @@
 
 use futures::TryStreamExt;
 use gavel_projections::ReadStore;
-use gavel_tests::{stack_settings, unique_name};
+use gavel_tests::{read_store, stack_settings, unique_name};
 use mongodb::bson::{doc, Document};
 use mongodb::options::FindOptions;
 use sqlx::Connection;
@@ -11,9 +11,7 @@ use sqlx::Connection;
 #[tokio::test]
 async fn the_server_is_ferretdb_speaking_the_mongodb_protocol() {
     let settings = stack_settings();
-    let store = ReadStore::connect(&settings.mongodb_url, &unique_name("read"))
-        .await
-        .unwrap();
+    let store = read_store(&settings, &unique_name("read")).await;
     store.ping().await.unwrap();
     let info = store
         .database()
@@ -29,9 +27,7 @@ async fn the_server_is_ferretdb_speaking_the_mongodb_protocol() {
 #[tokio::test]
 async fn migrate_creates_collections_and_indexes_and_is_repeatable() {
     let settings = stack_settings();
-    let store = ReadStore::connect(&settings.mongodb_url, &unique_name("read"))
-        .await
-        .unwrap();
+    let store = read_store(&settings, &unique_name("read")).await;
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
 
@@ -58,9 +54,7 @@ async fn migrate_creates_collections_and_indexes_and_is_repeatable() {
 #[tokio::test]
 async fn documents_are_inserted_filtered_and_sorted() {
     let settings = stack_settings();
-    let store = ReadStore::connect(&settings.mongodb_url, &unique_name("read"))
-        .await
-        .unwrap();
+    let store = read_store(&settings, &unique_name("read")).await;
     store.migrate().await.unwrap();
     let listings = store.database().collection::<Document>("listings");
     listings
@@ -112,9 +106,7 @@ async fn documents_are_inserted_filtered_and_sorted() {
 async fn a_lookup_by_id_is_served_by_an_index_whatever_the_collection_size() {
     let settings = stack_settings();
     let database = unique_name("read");
-    let store = ReadStore::connect(&settings.mongodb_url, &database)
-        .await
-        .unwrap();
+    let store = read_store(&settings, &database).await;
     store.migrate().await.unwrap();
     let listings = store.database().collection::<Document>("listings");
     listings

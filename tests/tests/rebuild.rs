@@ -6,8 +6,8 @@ use gavel_api::auth::Role;
 use gavel_projections::ReadStore;
 use gavel_tests::payments::PaymentProvider;
 use gavel_tests::{
-    all_documents, isolated_settings, postgres_pool, stack_settings, unique_name, wait_until,
-    TestApp,
+    all_documents, isolated_settings, postgres_pool, read_store, stack_settings, unique_name,
+    wait_until, TestApp,
 };
 use serde_json::json;
 
@@ -95,9 +95,7 @@ async fn a_rebuild_from_the_event_store_equals_the_live_read_models() {
     provider
         .deliver(&provider.payment(&order, "180.00", app.clock_now()))
         .await;
-    let live = ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database)
-        .await
-        .unwrap();
+    let live = read_store(&settings, &settings.mongodb_database).await;
     wait_until("the order to complete", Duration::from_secs(30), || async {
         let status = app
             .graphql_as(
@@ -138,9 +136,7 @@ async fn a_rebuild_from_the_event_store_equals_the_live_read_models() {
     )
     .await;
 
-    let rebuilt = ReadStore::connect(&settings.mongodb_url, &unique_name("rebuilt"))
-        .await
-        .unwrap();
+    let rebuilt = read_store(&settings, &unique_name("rebuilt")).await;
     let report = gavel_projector::rebuild(&postgres_pool(&settings), &rebuilt)
         .await
         .unwrap();
@@ -158,6 +154,9 @@ async fn a_rebuild_from_the_event_store_equals_the_live_read_models() {
             "{collection}"
         );
     }
+    let live_rows = live.search().rows().await.unwrap();
+    assert!(!live_rows.is_empty());
+    assert_eq!(rebuilt.search().rows().await.unwrap(), live_rows);
     let again = gavel_projector::rebuild(&postgres_pool(&settings), &rebuilt).await;
     assert!(matches!(
         again,

@@ -100,6 +100,7 @@ impl Deployment {
         let store = gavel_projections::ReadStore::connect(
             &self.settings.mongodb_url,
             &self.settings.mongodb_database,
+            pool.clone(),
         )
         .await?;
         let listings = store

@@ -37,8 +37,12 @@ struct Parts {
 impl Parts {
     async fn new(settings: &Settings) -> anyhow::Result<Self> {
         let pool = gavel_store::connect_lazy(&settings.postgres_url)?;
-        let read_store =
-            ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database).await?;
+        let read_store = ReadStore::connect(
+            &settings.mongodb_url,
+            &settings.mongodb_database,
+            pool.clone(),
+        )
+        .await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let listings = Arc::new(CommandBus::new(
             pool.clone(),
@@ -82,7 +86,8 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
         .await
         .context("migrating the event store")?;
     tracing::info!("event store schema is up to date");
-    let read_store = ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database).await?;
+    let read_store =
+        ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database, pool).await?;
     read_store
         .migrate()
         .await
@@ -94,7 +99,12 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 /// `gavel rebuild`: replays the whole event store into the (empty) configured read-model database.
 pub async fn rebuild(settings: &Settings) -> anyhow::Result<()> {
     let pool = gavel_store::connect_lazy(&settings.postgres_url)?;
-    let read_store = ReadStore::connect(&settings.mongodb_url, &settings.mongodb_database).await?;
+    let read_store = ReadStore::connect(
+        &settings.mongodb_url,
+        &settings.mongodb_database,
+        pool.clone(),
+    )
+    .await?;
     let rebuilt = gavel_projector::rebuild(&pool, &read_store)
         .await
         .context("rebuilding the read models")?;

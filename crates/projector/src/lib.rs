@@ -109,7 +109,7 @@ async fn apply_each(
 ) -> Result<Applied, ProjectionError> {
     let mut outcome = Applied::Duplicate;
     for envelope in events {
-        if apply_event(read_store.database(), envelope).await? == Applied::Applied {
+        if apply_event(read_store, envelope).await? == Applied::Applied {
             outcome = Applied::Applied;
         }
     }
@@ -129,7 +129,7 @@ async fn apply_batch(
         .partition(|events| events[0].aggregate_type == "Listing");
     let listing_failures = async {
         let streams: Vec<&[EventEnvelope]> = listing_streams.iter().map(Vec::as_slice).collect();
-        match apply_listing_streams(read_store.database(), &streams, listings).await {
+        match apply_listing_streams(read_store, &streams, listings).await {
             Ok(outcomes) => outcomes
                 .into_iter()
                 .filter_map(Result::err)

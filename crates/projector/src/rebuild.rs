@@ -32,12 +32,15 @@ pub enum RebuildError {
     /// The target already holds read models; rebuilding over them would mix two histories.
     #[error("the read-model database is not empty; point mongodb_database at a new one")]
     NotEmpty,
+    /// The search index could not be read or written.
+    #[error("search index: {0}")]
+    Search(#[from] sqlx::Error),
     /// The read models could not be prepared.
     #[error(transparent)]
     ReadStore(#[from] gavel_projections::ReadStoreError),
     /// Reading the event store failed.
     #[error("event store: {0}")]
-    EventStore(#[from] sqlx::Error),
+    EventStore(#[source] sqlx::Error),
     /// A stored event could not be applied.
     #[error(transparent)]
     Projection(#[from] ProjectionError),
@@ -67,9 +70,12 @@ pub async fn rebuild(pool: &PgPool, read_store: &ReadStore) -> Result<Rebuilt, R
             return Err(RebuildError::NotEmpty);
         }
     }
+    if !read_store.search().is_empty().await? {
+        return Err(RebuildError::NotEmpty);
+    }
     let started = Instant::now();
     let mut events = 0;
-    let mut writer = BulkWriter::new(db.clone());
+    let mut writer = BulkWriter::new(read_store);
     let mut listing = ListingFold::default();
     let mut rows = sqlx::query(
         "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, \
@@ -77,7 +83,7 @@ pub async fn rebuild(pool: &PgPool, read_store: &ReadStore) -> Result<Rebuilt, R
          ORDER BY aggregate_type, aggregate_id, sequence",
     )
     .fetch(pool);
-    while let Some(row) = rows.try_next().await? {
+    while let Some(row) = rows.try_next().await.map_err(RebuildError::EventStore)? {
         let aggregate_type: String = row.get("aggregate_type");
         let aggregate_id: String = row.get("aggregate_id");
         let sequence: i64 = row.get("sequence");
@@ -98,7 +104,7 @@ pub async fn rebuild(pool: &PgPool, read_store: &ReadStore) -> Result<Rebuilt, R
                 payload: serde_json::from_str(&payload)?,
                 metadata: serde_json::from_str(&metadata).unwrap_or_default(),
             };
-            apply_event(db, &envelope).await?;
+            apply_event(read_store, &envelope).await?;
         }
         events += 1;
     }

@@ -4,10 +4,10 @@ use std::time::{Duration, Instant};
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Result, SimpleObject, ID};
-use futures::TryStreamExt;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use gavel_projections::{SearchFilter, SearchOrder};
 use gavel_store::projected::FALLBACK_POLL;
 use mongodb::bson::{doc, Document};
-use mongodb::options::FindOptions;
 use serde::de::DeserializeOwned;
 
 use super::listing::{Condition, Listing, ListingFormat, ListingStatus};
@@ -95,9 +95,9 @@ pub struct ListingFilter {
     pub status: Option<ListingStatus>,
     /// Seller id.
     pub seller_id: Option<ID>,
-    /// Lowest price (inclusive); its currency also filters.
+    /// Lowest price (inclusive); its currency also filters, and must be `maxPrice`'s.
     pub min_price: Option<MoneyInput>,
-    /// Highest price (inclusive); its currency also filters.
+    /// Highest price (inclusive); its currency also filters, and must be `minPrice`'s.
     pub max_price: Option<MoneyInput>,
 }
 
@@ -134,49 +134,54 @@ fn snake(value: impl std::fmt::Debug) -> String {
     out
 }
 
-fn filter_document(filter: &ListingFilter, sort: ListingSort) -> Result<Document> {
-    let mut query = Document::new();
-    for (field, value) in [
-        ("brand", &filter.brand),
-        ("model", &filter.model),
-        ("reference", &filter.reference),
-    ] {
-        if let Some(value) = value {
-            query.insert(field, value.clone());
+/// The search index's filter for `filter`; a price bound that is not money, or bounds in two
+/// currencies, are refused.
+fn search_filter(filter: ListingFilter, sort: ListingSort) -> Result<SearchFilter> {
+    let bound = |bound: Option<MoneyInput>, name: &str| {
+        bound
+            .map(|money| {
+                money
+                    .parse()
+                    .map_err(|e| async_graphql::Error::new(format!("{name}: {e}")))
+            })
+            .transpose()
+    };
+    let min_price = bound(filter.min_price, "minPrice")?;
+    let max_price = bound(filter.max_price, "maxPrice")?;
+    let currency = match (&min_price, &max_price) {
+        (Some(min), Some(max)) if min.currency != max.currency => {
+            return Err(async_graphql::Error::new(format!(
+                "minPrice is in {} and maxPrice in {}: give both in one currency",
+                min.currency.code(),
+                max.currency.code()
+            )))
         }
-    }
-    if let Some(condition) = filter.condition {
-        query.insert("condition", snake(condition));
-    }
-    if let Some(format) = filter.format {
-        query.insert("format", snake(format));
-    }
-    if let Some(status) = filter.status {
-        query.insert("status", snake(status));
-    }
-    if let Some(seller) = &filter.seller_id {
-        query.insert("seller_id", seller.to_string());
-    }
-    let mut range = Document::new();
-    for (operator, bound) in [("$gte", &filter.min_price), ("$lte", &filter.max_price)] {
-        if let Some(bound) = bound {
-            let money = bound
-                .parse()
-                .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-            query.insert("currency", money.currency.code());
-            range.insert(operator, money.minor);
-        }
-    }
-    if !range.is_empty() {
-        query.insert("price_minor", range);
-    }
-    if sort == ListingSort::EndingSoonest {
-        query.insert("format", "auction");
-    }
-    Ok(query)
+        (Some(bound), _) | (_, Some(bound)) => Some(bound.currency.code().to_string()),
+        (None, None) => None,
+    };
+    let format = match sort {
+        ListingSort::EndingSoonest => Some(ListingFormat::Auction),
+        _ => filter.format,
+    };
+    Ok(SearchFilter {
+        brand: filter.brand,
+        model: filter.model,
+        reference: filter.reference,
+        condition: filter.condition.map(snake),
+        format: format.map(snake),
+        status: filter.status.map(snake),
+        seller_id: filter.seller_id.map(|id| id.to_string()),
+        currency,
+        min_price_minor: min_price.map(|money| money.minor),
+        max_price_minor: max_price.map(|money| money.minor),
+    })
 }
 
-/// `listings(filter, sort, first, after)`.
+/// How many listing documents of a search page are read at once.
+const CONCURRENT_READS: usize = 8;
+
+/// `listings(filter, sort, first, after)`: the search index finds and orders the page's
+/// listings, which are then read from the listing read model by id.
 pub async fn search(
     ctx: &Context<'_>,
     filter: Option<ListingFilter>,
@@ -192,34 +197,40 @@ pub async fn search(
         .transpose()?
         .unwrap_or(0);
     let sort = sort.unwrap_or_default();
-    let query = filter_document(&filter.unwrap_or_default(), sort)?;
+    let filter = search_filter(filter.unwrap_or_default(), sort)?;
     let order = match sort {
-        ListingSort::Newest => doc! { "created_at": -1, "_id": -1 },
-        ListingSort::PriceAscending => doc! { "price_minor": 1, "_id": 1 },
-        ListingSort::PriceDescending => doc! { "price_minor": -1, "_id": 1 },
-        ListingSort::EndingSoonest => doc! { "ends_at": 1, "_id": 1 },
+        ListingSort::Newest => SearchOrder::Newest,
+        ListingSort::PriceAscending => SearchOrder::PriceAscending,
+        ListingSort::PriceDescending => SearchOrder::PriceDescending,
+        ListingSort::EndingSoonest => SearchOrder::EndingSoonest,
     };
+    let page = state
+        .read_store
+        .search()
+        .search(&filter, order, offset as u64, limit as u64 + 1)
+        .await?;
+    let has_next = page.listing_ids.len() > limit;
     let collection = state
         .read_store
         .database()
         .collection::<Document>("listings");
-    let total_count = collection.count_documents(query.clone()).await?;
-    let documents: Vec<Document> = collection
-        .find(query)
-        .with_options(
-            FindOptions::builder()
-                .sort(order)
-                .skip(offset as u64)
-                .limit(limit as i64 + 1)
-                .build(),
-        )
-        .await?
+    // A row is written after its document, so every id on the page has one.
+    let documents: Vec<Option<Document>> = stream::iter(page.listing_ids.into_iter().take(limit))
+        .map(|id| {
+            let collection = collection.clone();
+            async move { collection.find_one(doc! { "_id": id }).await }
+        })
+        .buffered(CONCURRENT_READS)
         .try_collect()
         .await?;
-    let has_next = documents.len() > limit;
-    let mut connection =
-        Connection::with_additional_fields(offset > 0, has_next, ListingTotals { total_count });
-    for (index, document) in documents.into_iter().take(limit).enumerate() {
+    let mut connection = Connection::with_additional_fields(
+        offset > 0,
+        has_next,
+        ListingTotals {
+            total_count: page.total_count,
+        },
+    );
+    for (index, document) in documents.into_iter().flatten().enumerate() {
         let listing: Listing = mongodb::bson::from_document(document)?;
         connection
             .edges

@@ -12,6 +12,7 @@ use gavel_domain::listing::{
 };
 use gavel_domain::{Currency, Money};
 use gavel_projections::apply::DocumentWrite;
+use gavel_projections::fold::BulkWriter;
 use gavel_projections::listing::change_for;
 use gavel_projections::ReadStore;
 use mongodb::bson::Document;
@@ -140,15 +141,15 @@ pub async fn run(
         let store = ReadStore::connect(
             &deployment.settings.mongodb_url,
             &deployment.settings.mongodb_database,
+            gavel_tests::postgres_pool(&deployment.settings),
         )
         .await?;
-        let listings = store.database().collection::<Document>("listings");
-        let mut n = 0;
-        while n < size {
-            let batch: Vec<Document> = (n..(n + 1_000).min(size)).map(listing_document).collect();
-            n += batch.len() as u64;
-            listings.insert_many(batch).await?;
+        // Written as a rebuild writes them: the documents and their search rows.
+        let mut writer = BulkWriter::new(&store);
+        for n in 0..size {
+            writer.insert_listing(listing_document(n)).await?;
         }
+        writer.finish().await?;
         let client = Arc::new(deployment.client());
         let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (latencies, elapsed) = {

@@ -1,0 +1,366 @@
+//! The listing search index: the fields buyers filter and sort on, one PostgreSQL row per listing,
+//! so that a search reads one page of ids in order through an index instead of every matching
+//! document. FerretDB v1 cannot serve a search: it filters beyond equality, sorts and counts in
+//! its own process after fetching every matching document (`docs/performance.md`).
+//!
+//! Rows are derived from the listing documents ([`SearchRow::from_document`]) by whoever writes
+//! those documents, after the document: a row never names a listing whose document is missing, and
+//! a row's `version` keeps a repeated or late write from moving it back. The table
+//! (`schema/sql/0007_listing_search.sql`) keys rows by read-model database as well, so each set of
+//! read models has an index of its own.
+
+use bson::{Bson, Document};
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+/// One listing as the search index holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchRow {
+    /// The listing id.
+    pub listing_id: String,
+    /// The sequence of the last event the row reflects.
+    pub version: i64,
+    /// `active`, `withdrawn`, `sold` or `unsold`.
+    pub status: String,
+    /// `fixed_price` or `auction`.
+    pub format: String,
+    /// The item's brand.
+    pub brand: String,
+    /// The item's model.
+    pub model: String,
+    /// The item's reference number.
+    pub reference: String,
+    /// The item's condition, as stored in the listing document.
+    pub condition: String,
+    /// The seller.
+    pub seller_id: String,
+    /// The currency of the price.
+    pub currency: String,
+    /// The asking price or the auction's current price, in minor units.
+    pub price_minor: i64,
+    /// When the listing was published.
+    pub created_at: DateTime<Utc>,
+    /// When an auction ends; none for a fixed-price listing.
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+impl SearchRow {
+    /// The row for a listing document, or none if the document lacks a field the index needs.
+    pub fn from_document(document: &Document) -> Option<Self> {
+        let text = |field: &str| document.get_str(field).ok().map(str::to_string);
+        let time = |field: &str| match document.get(field) {
+            Some(Bson::DateTime(at)) => Some(at.to_chrono()),
+            _ => None,
+        };
+        Some(Self {
+            listing_id: text("_id")?,
+            version: document.get_i64("version").ok()?,
+            status: text("status")?,
+            format: text("format")?,
+            brand: text("brand")?,
+            model: text("model")?,
+            reference: text("reference")?,
+            condition: text("condition")?,
+            seller_id: text("seller_id")?,
+            currency: text("currency")?,
+            price_minor: document.get_i64("price_minor").ok()?,
+            created_at: time("created_at")?,
+            ends_at: time("ends_at"),
+        })
+    }
+}
+
+/// What a search matches: every given field must match. Values are as the listing documents
+/// store them (`"active"`, `"very_good"`, `"auction"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilter {
+    /// Exact brand.
+    pub brand: Option<String>,
+    /// Exact model.
+    pub model: Option<String>,
+    /// Exact reference number.
+    pub reference: Option<String>,
+    /// Condition.
+    pub condition: Option<String>,
+    /// Format.
+    pub format: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Seller.
+    pub seller_id: Option<String>,
+    /// Currency of the price.
+    pub currency: Option<String>,
+    /// Lowest price in minor units, inclusive.
+    pub min_price_minor: Option<i64>,
+    /// Highest price in minor units, inclusive.
+    pub max_price_minor: Option<i64>,
+}
+
+/// The order of search results; ties go to the listing id, so pages never overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SearchOrder {
+    /// Most recently published first.
+    #[default]
+    Newest,
+    /// Cheapest first.
+    PriceAscending,
+    /// Most expensive first.
+    PriceDescending,
+    /// Soonest-ending auctions first; fixed-price listings last.
+    EndingSoonest,
+}
+
+impl SearchOrder {
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::Newest => " ORDER BY created_at DESC, listing_id DESC",
+            Self::PriceAscending => " ORDER BY price_minor ASC, listing_id ASC",
+            Self::PriceDescending => " ORDER BY price_minor DESC, listing_id DESC",
+            Self::EndingSoonest => " ORDER BY ends_at ASC NULLS LAST, listing_id ASC",
+        }
+    }
+}
+
+/// One page of search results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPage {
+    /// The matching listings' ids on this page, in order.
+    pub listing_ids: Vec<String>,
+    /// How many listings match, over all pages.
+    pub total_count: u64,
+}
+
+/// The search index of one read-model database.
+#[derive(Debug, Clone)]
+pub struct SearchIndex {
+    pool: PgPool,
+    read_database: String,
+}
+
+impl SearchIndex {
+    /// The index of the read models in `read_database`, kept on `pool` (the event store's
+    /// database, whose migrations create the table).
+    pub fn new(pool: PgPool, read_database: impl Into<String>) -> Self {
+        Self {
+            pool,
+            read_database: read_database.into(),
+        }
+    }
+
+    /// Writes `rows` in one statement, each only over an older version of itself. A listing may
+    /// appear once in `rows`.
+    pub async fn upsert(&self, rows: &[SearchRow]) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let column =
+            |field: fn(&SearchRow) -> &str| -> Vec<&str> { rows.iter().map(field).collect() };
+        sqlx::query(
+            "INSERT INTO listing_search (read_database, listing_id, version, status, format, \
+             brand, model, reference, condition, seller_id, currency, price_minor, created_at, \
+             ends_at) \
+             SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
+             $12::bigint[], $13::timestamptz[], $14::timestamptz[]) \
+             ON CONFLICT (read_database, listing_id) DO UPDATE SET version = EXCLUDED.version, \
+             status = EXCLUDED.status, format = EXCLUDED.format, brand = EXCLUDED.brand, \
+             model = EXCLUDED.model, reference = EXCLUDED.reference, \
+             condition = EXCLUDED.condition, seller_id = EXCLUDED.seller_id, \
+             currency = EXCLUDED.currency, price_minor = EXCLUDED.price_minor, \
+             created_at = EXCLUDED.created_at, ends_at = EXCLUDED.ends_at \
+             WHERE listing_search.version < EXCLUDED.version",
+        )
+        .bind(&self.read_database)
+        .bind(column(|r| &r.listing_id))
+        .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+        .bind(column(|r| &r.status))
+        .bind(column(|r| &r.format))
+        .bind(column(|r| &r.brand))
+        .bind(column(|r| &r.model))
+        .bind(column(|r| &r.reference))
+        .bind(column(|r| &r.condition))
+        .bind(column(|r| &r.seller_id))
+        .bind(column(|r| &r.currency))
+        .bind(rows.iter().map(|r| r.price_minor).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.ends_at).collect::<Vec<_>>())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The page of listings matching `filter` in `order`, after skipping `offset` of them, with
+    /// at most `limit` ids, and how many match in all.
+    pub async fn search(
+        &self,
+        filter: &SearchFilter,
+        order: SearchOrder,
+        offset: u64,
+        limit: u64,
+    ) -> Result<SearchPage, sqlx::Error> {
+        let mut page = QueryBuilder::new("SELECT listing_id FROM listing_search");
+        self.push_filter(&mut page, filter);
+        page.push(order.order_by())
+            .push(" LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let mut count = QueryBuilder::new("SELECT count(*) FROM listing_search");
+        self.push_filter(&mut count, filter);
+        let (listing_ids, total_count) = tokio::try_join!(
+            page.build_query_scalar::<String>().fetch_all(&self.pool),
+            count.build_query_scalar::<i64>().fetch_one(&self.pool),
+        )?;
+        Ok(SearchPage {
+            listing_ids,
+            total_count: u64::try_from(total_count).unwrap_or(0),
+        })
+    }
+
+    /// Every row of this read-model database, by listing id: for comparing two indexes.
+    pub async fn rows(&self) -> Result<Vec<SearchRow>, sqlx::Error> {
+        let rows: Vec<RowTuple> = sqlx::query_as(
+            "SELECT listing_id, version, status, format, brand, model, reference, condition, \
+             seller_id, currency, price_minor, created_at, ends_at FROM listing_search \
+             WHERE read_database = $1 ORDER BY listing_id",
+        )
+        .bind(&self.read_database)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(SearchRow::from).collect())
+    }
+
+    /// Whether this read-model database has no rows yet.
+    pub async fn is_empty(&self) -> Result<bool, sqlx::Error> {
+        let any: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM listing_search WHERE read_database = $1)",
+        )
+        .bind(&self.read_database)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(!any)
+    }
+
+    /// Removes this read-model database's rows, as dropping its documents does.
+    pub async fn clear(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM listing_search WHERE read_database = $1")
+            .bind(&self.read_database)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn push_filter<'a>(&'a self, sql: &mut QueryBuilder<'a, Postgres>, filter: &'a SearchFilter) {
+        sql.push(" WHERE read_database = ")
+            .push_bind(&self.read_database);
+        for (column, value) in [
+            ("status", &filter.status),
+            ("format", &filter.format),
+            ("brand", &filter.brand),
+            ("model", &filter.model),
+            ("reference", &filter.reference),
+            ("condition", &filter.condition),
+            ("seller_id", &filter.seller_id),
+            ("currency", &filter.currency),
+        ] {
+            if let Some(value) = value {
+                sql.push(format_args!(" AND {column} = ")).push_bind(value);
+            }
+        }
+        if let Some(min) = filter.min_price_minor {
+            sql.push(" AND price_minor >= ").push_bind(min);
+        }
+        if let Some(max) = filter.max_price_minor {
+            sql.push(" AND price_minor <= ").push_bind(max);
+        }
+    }
+}
+
+type RowTuple = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+impl From<RowTuple> for SearchRow {
+    fn from(row: RowTuple) -> Self {
+        let (
+            listing_id,
+            version,
+            status,
+            format,
+            brand,
+            model,
+            reference,
+            condition,
+            seller_id,
+            currency,
+            price_minor,
+            created_at,
+            ends_at,
+        ) = row;
+        Self {
+            listing_id,
+            version,
+            status,
+            format,
+            brand,
+            model,
+            reference,
+            condition,
+            seller_id,
+            currency,
+            price_minor,
+            created_at,
+            ends_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    fn auction_document() -> Document {
+        let created = Utc::now();
+        doc! {
+            "_id": "l1", "version": 4_i64, "status": "active", "format": "auction",
+            "brand": "Rolex", "model": "Submariner", "reference": "124060",
+            "condition": "very_good", "seller_id": "s1", "currency": "USD",
+            "price_minor": 18_250_i64, "title": "not indexed",
+            "created_at": bson::DateTime::from_chrono(created),
+            "ends_at": bson::DateTime::from_chrono(created + chrono::Duration::days(7)),
+        }
+    }
+
+    #[test]
+    fn a_listing_document_gives_its_searchable_fields() {
+        let row = SearchRow::from_document(&auction_document()).expect("a row");
+        assert_eq!(row.listing_id, "l1");
+        assert_eq!(row.version, 4);
+        assert_eq!(row.price_minor, 18_250);
+        assert_eq!(row.condition, "very_good");
+        assert!(row.ends_at.expect("an end") > row.created_at);
+    }
+
+    #[test]
+    fn a_fixed_price_listing_has_no_end_and_a_document_without_a_price_has_no_row() {
+        let mut fixed = auction_document();
+        fixed.insert("format", "fixed_price");
+        fixed.insert("ends_at", Bson::Null);
+        assert_eq!(SearchRow::from_document(&fixed).unwrap().ends_at, None);
+        fixed.remove("price_minor");
+        assert_eq!(SearchRow::from_document(&fixed), None);
+    }
+}
