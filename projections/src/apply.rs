@@ -74,11 +74,10 @@ pub async fn apply_event(
     store: &ReadStore,
     envelope: &EventEnvelope,
 ) -> Result<Applied, ProjectionError> {
-    let db = store.database();
     match envelope.aggregate_type.as_str() {
         "Listing" => crate::apply_listings::apply_listing_event(store, envelope).await,
-        "Inventory" => crate::inventory::apply_inventory_event(db, envelope).await,
-        "Order" => crate::orders::apply_order_event(db, envelope).await,
+        "Inventory" => crate::inventory::apply_inventory_event(store, envelope).await,
+        "Order" => crate::orders::apply_order_event(store.database(), envelope).await,
         other => Err(ProjectionError::UnknownAggregate(other.to_string())),
     }
 }

@@ -213,13 +213,10 @@ async fn write_listing(
     let FoldedStream {
         read_at,
         applied,
-        document,
+        mut document,
         folded,
     } = listing;
-    let written = match folded.listing {
-        None => Ok(Applied::Duplicate),
-        Some(write) => write_document(db, &id, read_at, applied, write).await,
-    };
+    let written = write_document(db, &id, read_at, applied, folded.listing, &mut document).await;
     let row = match &written {
         Ok(_) => document.as_ref().and_then(SearchRow::from_document),
         Err(_) => None,
@@ -235,20 +232,23 @@ async fn write_listing(
     (outcome, row)
 }
 
-/// Writes a listing document; a new one first gets its remaining stock from the inventory.
+/// Writes a listing's folded events, if any: a new listing is `document` (the folded events leave
+/// it equal to the insert), which first gets its remaining stock from the inventory.
 async fn write_document(
     db: &Database,
     id: &str,
     read_at: i64,
     applied: i64,
-    write: DocumentWrite,
+    write: Option<DocumentWrite>,
+    document: &mut Option<Document>,
 ) -> Result<Applied, ProjectionError> {
-    let write = match write {
-        DocumentWrite::Insert(mut created) => {
-            crate::inventory::add_remaining_stock(db, &mut created).await?;
-            DocumentWrite::Insert(created)
+    let write = match (write, document.as_mut()) {
+        (None, _) => return Ok(Applied::Duplicate),
+        (Some(DocumentWrite::Insert(_)), Some(created)) => {
+            crate::inventory::add_remaining_stock(db, created).await?;
+            DocumentWrite::Insert(created.clone())
         }
-        set => set,
+        (Some(write), _) => write,
     };
     let listings = db.collection::<Document>("listings");
     write_versioned(&listings, id, read_at, applied, write).await

@@ -7,7 +7,7 @@ use gavel_domain::inventory::{inventory_id, InventoryEvent, StockLevels};
 use mongodb::Database;
 
 use crate::apply::{parse, position, write_versioned, Applied, DocumentWrite, Position};
-use crate::{EventEnvelope, ProjectionError};
+use crate::{EventEnvelope, ProjectionError, ReadStore};
 
 fn time(at: &DateTime<Utc>) -> Bson {
     Bson::DateTime(bson::DateTime::from_chrono(*at))
@@ -26,11 +26,12 @@ fn is_low(threshold: Option<i64>, available: i64) -> bool {
 }
 
 /// Applies one `Inventory` event envelope: the SKU's levels, and the remaining stock of the
-/// listings that sell from it.
+/// listings that sell from it, in their documents and in the search index.
 pub async fn apply_inventory_event(
-    db: &Database,
+    store: &ReadStore,
     envelope: &EventEnvelope,
 ) -> Result<Applied, ProjectionError> {
+    let db = store.database();
     let event: InventoryEvent = parse(envelope)?;
     let id = envelope.aggregate_id.as_str();
     let sequence = envelope.sequence;
@@ -86,6 +87,10 @@ pub async fn apply_inventory_event(
                         doc! { "seller_id": seller, "sku": sku, "format": "fixed_price" },
                         doc! { "$set": remaining(i64::from(levels.available)) },
                     )
+                    .await?;
+                store
+                    .search()
+                    .set_remaining_stock(seller, sku, i64::from(levels.available))
                     .await?;
             }
             let mut set = levels_fields(levels);

@@ -1,20 +1,27 @@
-//! The listing search index: the fields buyers filter and sort on, one PostgreSQL row per listing,
-//! so that a search reads one page of ids in order through an index instead of every matching
-//! document. FerretDB v1 cannot serve a search: it filters beyond equality, sorts and counts in
-//! its own process after fetching every matching document (`docs/performance.md`).
+//! The listing search index: the fields buyers filter and sort on and a copy of the document, one
+//! PostgreSQL row per listing, so that a search is one indexed query for its page and one count
+//! instead of a scan of every matching document. FerretDB v1 cannot serve a search: it filters
+//! beyond equality, sorts and counts in its own process after fetching every matching document,
+//! and reads a page's documents one lookup at a time (`docs/performance.md`).
 //!
 //! Rows are derived from the listing documents ([`SearchRow::from_document`]) by whoever writes
-//! those documents, after the document: a row never names a listing whose document is missing, and
-//! a row's `version` keeps a repeated or late write from moving it back. The table
-//! (`schema/sql/0007_listing_search.sql`) keys rows by read-model database as well, so each set of
-//! read models has an index of its own.
+//! those documents, after the document, and a row's `version` keeps a repeated or late write from
+//! moving it back. The remaining stock of a listing sold from a SKU moves with the SKU's
+//! inventory events, not the listing's, so it lives in columns of its own
+//! ([`SearchIndex::set_remaining_stock`]) and is laid over the copy when a search reads it. The
+//! table (`schema/sql/0007_listing_search.sql`) keys rows by read-model database as well, so each
+//! set of read models has an index of its own.
 
 use bson::{Bson, Document};
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+/// The fields of a listing document that follow its SKU's stock rather than its own events.
+const STOCK_FIELDS: [&str; 2] = ["remaining_stock", "sold_out"];
 
 /// One listing as the search index holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SearchRow {
     /// The listing id.
     pub listing_id: String,
@@ -42,6 +49,14 @@ pub struct SearchRow {
     pub created_at: DateTime<Utc>,
     /// When an auction ends; none for a fixed-price listing.
     pub ends_at: Option<DateTime<Utc>>,
+    /// The seller's SKU a fixed-price listing sells from.
+    pub sku: Option<String>,
+    /// Units left on that SKU.
+    pub remaining_stock: Option<i64>,
+    /// Whether that SKU has none left.
+    pub sold_out: Option<bool>,
+    /// The listing document, without the stock fields.
+    pub document: Document,
 }
 
 impl SearchRow {
@@ -52,6 +67,10 @@ impl SearchRow {
             Some(Bson::DateTime(at)) => Some(at.to_chrono()),
             _ => None,
         };
+        let mut copy = document.clone();
+        for field in STOCK_FIELDS {
+            copy.remove(field);
+        }
         Some(Self {
             listing_id: text("_id")?,
             version: document.get_i64("version").ok()?,
@@ -66,6 +85,46 @@ impl SearchRow {
             price_minor: document.get_i64("price_minor").ok()?,
             created_at: time("created_at")?,
             ends_at: time("ends_at"),
+            sku: text("sku"),
+            remaining_stock: document.get_i64("remaining_stock").ok(),
+            sold_out: document.get_bool("sold_out").ok(),
+            document: copy,
+        })
+    }
+
+    /// The listing document as a search shows it: the copy with the current stock laid over it.
+    pub fn listing(mut self) -> Document {
+        if let Some(remaining) = self.remaining_stock {
+            self.document.insert("remaining_stock", remaining);
+        }
+        if let Some(sold_out) = self.sold_out {
+            self.document.insert("sold_out", sold_out);
+        }
+        self.document
+    }
+
+    fn read(row: &PgRow) -> Result<Self, sqlx::Error> {
+        let bytes: Vec<u8> = row.try_get("document")?;
+        let document =
+            bson::from_slice(&bytes).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+        Ok(Self {
+            listing_id: row.try_get("listing_id")?,
+            version: row.try_get("version")?,
+            status: row.try_get("status")?,
+            format: row.try_get("format")?,
+            brand: row.try_get("brand")?,
+            model: row.try_get("model")?,
+            reference: row.try_get("reference")?,
+            condition: row.try_get("condition")?,
+            seller_id: row.try_get("seller_id")?,
+            currency: row.try_get("currency")?,
+            price_minor: row.try_get("price_minor")?,
+            created_at: row.try_get("created_at")?,
+            ends_at: row.try_get("ends_at")?,
+            sku: row.try_get("sku")?,
+            remaining_stock: row.try_get("remaining_stock")?,
+            sold_out: row.try_get("sold_out")?,
+            document,
         })
     }
 }
@@ -122,10 +181,10 @@ impl SearchOrder {
 }
 
 /// One page of search results.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SearchPage {
-    /// The matching listings' ids on this page, in order.
-    pub listing_ids: Vec<String>,
+    /// The matching listings' documents on this page, in order.
+    pub listings: Vec<Document>,
     /// How many listings match, over all pages.
     pub total_count: u64,
 }
@@ -147,27 +206,37 @@ impl SearchIndex {
         }
     }
 
-    /// Writes `rows` in one statement, each only over an older version of itself. A listing may
-    /// appear once in `rows`.
+    /// Writes `rows` in one statement, each only over an older version of itself; an existing
+    /// row keeps its stock columns, which [`set_remaining_stock`](Self::set_remaining_stock)
+    /// moves. A listing may appear once in `rows`.
     pub async fn upsert(&self, rows: &[SearchRow]) -> Result<(), sqlx::Error> {
         if rows.is_empty() {
             return Ok(());
+        }
+        let mut documents = Vec::with_capacity(rows.len());
+        for row in rows {
+            documents.push(
+                bson::to_vec(&row.document)
+                    .map_err(|error| sqlx::Error::Encode(Box::new(error)))?,
+            );
         }
         let column =
             |field: fn(&SearchRow) -> &str| -> Vec<&str> { rows.iter().map(field).collect() };
         sqlx::query(
             "INSERT INTO listing_search (read_database, listing_id, version, status, format, \
              brand, model, reference, condition, seller_id, currency, price_minor, created_at, \
-             ends_at) \
+             ends_at, sku, remaining_stock, sold_out, document) \
              SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
-             $12::bigint[], $13::timestamptz[], $14::timestamptz[]) \
+             $12::bigint[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::bigint[], \
+             $17::boolean[], $18::bytea[]) \
              ON CONFLICT (read_database, listing_id) DO UPDATE SET version = EXCLUDED.version, \
              status = EXCLUDED.status, format = EXCLUDED.format, brand = EXCLUDED.brand, \
              model = EXCLUDED.model, reference = EXCLUDED.reference, \
              condition = EXCLUDED.condition, seller_id = EXCLUDED.seller_id, \
              currency = EXCLUDED.currency, price_minor = EXCLUDED.price_minor, \
-             created_at = EXCLUDED.created_at, ends_at = EXCLUDED.ends_at \
+             created_at = EXCLUDED.created_at, ends_at = EXCLUDED.ends_at, sku = EXCLUDED.sku, \
+             document = EXCLUDED.document \
              WHERE listing_search.version < EXCLUDED.version",
         )
         .bind(&self.read_database)
@@ -184,13 +253,38 @@ impl SearchIndex {
         .bind(rows.iter().map(|r| r.price_minor).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.ends_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.sku.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.remaining_stock).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.sold_out).collect::<Vec<_>>())
+        .bind(documents)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the remaining stock of the fixed-price listings `seller_id` sells from `sku`, as the
+    /// SKU's latest inventory event left it.
+    pub async fn set_remaining_stock(
+        &self,
+        seller_id: &str,
+        sku: &str,
+        available: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE listing_search SET remaining_stock = $4, sold_out = ($4 = 0) \
+             WHERE read_database = $1 AND seller_id = $2 AND sku = $3 AND format = 'fixed_price'",
+        )
+        .bind(&self.read_database)
+        .bind(seller_id)
+        .bind(sku)
+        .bind(available)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     /// The page of listings matching `filter` in `order`, after skipping `offset` of them, with
-    /// at most `limit` ids, and how many match in all.
+    /// at most `limit` listings, and how many match in all.
     pub async fn search(
         &self,
         filter: &SearchFilter,
@@ -198,7 +292,7 @@ impl SearchIndex {
         offset: u64,
         limit: u64,
     ) -> Result<SearchPage, sqlx::Error> {
-        let mut page = QueryBuilder::new("SELECT listing_id FROM listing_search");
+        let mut page = QueryBuilder::new(format!("SELECT {COLUMNS} FROM listing_search"));
         self.push_filter(&mut page, filter);
         page.push(order.order_by())
             .push(" LIMIT ")
@@ -207,27 +301,29 @@ impl SearchIndex {
             .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
         let mut count = QueryBuilder::new("SELECT count(*) FROM listing_search");
         self.push_filter(&mut count, filter);
-        let (listing_ids, total_count) = tokio::try_join!(
-            page.build_query_scalar::<String>().fetch_all(&self.pool),
+        let (rows, total_count) = tokio::try_join!(
+            page.build().fetch_all(&self.pool),
             count.build_query_scalar::<i64>().fetch_one(&self.pool),
         )?;
+        let mut listings = Vec::with_capacity(rows.len());
+        for row in &rows {
+            listings.push(SearchRow::read(row)?.listing());
+        }
         Ok(SearchPage {
-            listing_ids,
+            listings,
             total_count: u64::try_from(total_count).unwrap_or(0),
         })
     }
 
     /// Every row of this read-model database, by listing id: for comparing two indexes.
     pub async fn rows(&self) -> Result<Vec<SearchRow>, sqlx::Error> {
-        let rows: Vec<RowTuple> = sqlx::query_as(
-            "SELECT listing_id, version, status, format, brand, model, reference, condition, \
-             seller_id, currency, price_minor, created_at, ends_at FROM listing_search \
-             WHERE read_database = $1 ORDER BY listing_id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM listing_search WHERE read_database = $1 ORDER BY listing_id"
+        ))
         .bind(&self.read_database)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(SearchRow::from).collect())
+        rows.iter().map(SearchRow::read).collect()
     }
 
     /// Whether this read-model database has no rows yet.
@@ -276,56 +372,10 @@ impl SearchIndex {
     }
 }
 
-type RowTuple = (
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-);
-
-impl From<RowTuple> for SearchRow {
-    fn from(row: RowTuple) -> Self {
-        let (
-            listing_id,
-            version,
-            status,
-            format,
-            brand,
-            model,
-            reference,
-            condition,
-            seller_id,
-            currency,
-            price_minor,
-            created_at,
-            ends_at,
-        ) = row;
-        Self {
-            listing_id,
-            version,
-            status,
-            format,
-            brand,
-            model,
-            reference,
-            condition,
-            seller_id,
-            currency,
-            price_minor,
-            created_at,
-            ends_at,
-        }
-    }
-}
+/// Every column of a row, in the order [`SearchRow::read`] names them.
+const COLUMNS: &str = "listing_id, version, status, format, brand, model, reference, condition, \
+                       seller_id, currency, price_minor, created_at, ends_at, sku, \
+                       remaining_stock, sold_out, document";
 
 #[cfg(test)]
 mod tests {
@@ -352,6 +402,25 @@ mod tests {
         assert_eq!(row.price_minor, 18_250);
         assert_eq!(row.condition, "very_good");
         assert!(row.ends_at.expect("an end") > row.created_at);
+    }
+
+    #[test]
+    fn stock_lives_in_columns_and_is_laid_over_the_copy() {
+        let mut fixed = auction_document();
+        fixed.insert("format", "fixed_price");
+        fixed.insert("sku", "SKU-1");
+        fixed.insert("remaining_stock", 3_i64);
+        fixed.insert("sold_out", false);
+        let mut row = SearchRow::from_document(&fixed).unwrap();
+        assert_eq!(row.sku.as_deref(), Some("SKU-1"));
+        assert_eq!(row.remaining_stock, Some(3));
+        assert!(!row.document.contains_key("remaining_stock"));
+        row.remaining_stock = Some(0);
+        row.sold_out = Some(true);
+        let shown = row.listing();
+        assert_eq!(shown.get_i64("remaining_stock"), Ok(0));
+        assert_eq!(shown.get_bool("sold_out"), Ok(true));
+        assert_eq!(shown.get_str("title"), Ok("not indexed"));
     }
 
     #[test]

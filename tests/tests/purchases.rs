@@ -52,6 +52,27 @@ query($id: ID!) { listing(id: $id) { remainingStock soldOut } }"#;
 
 const SKU: &str = "AJ1-CHI-42";
 
+const SEARCHED_STOCK: &str = r#"
+query($seller: ID!) {
+  listings(filter: { sellerId: $seller }) { edges { node { remainingStock soldOut } } }
+}"#;
+
+/// Waits until a search for `seller`'s listings shows `expected` (`remainingStock` and `soldOut`)
+/// for their one listing: the search index follows the stock like the listing does.
+async fn wait_for_searched_stock(app: &TestApp, seller: &TestUser, expected: Value) {
+    wait_until(
+        &format!("a search to show the stock {expected}"),
+        Duration::from_secs(30),
+        || async {
+            let response = app
+                .graphql(SEARCHED_STOCK, json!({ "seller": seller.id.to_string() }))
+                .await;
+            (response["data"]["listings"]["edges"][0]["node"] == expected).then_some(())
+        },
+    )
+    .await;
+}
+
 /// A seller with `units` of [`SKU`] and a fixed-price listing at 180.00 selling from it.
 async fn stocked_listing(app: &TestApp, units: i64) -> (TestUser, String) {
     let seller = app.user(&[Role::Seller, Role::VerifiedSeller]);
@@ -142,6 +163,12 @@ async fn fifty_buyers_race_for_seven_units_then_five_pay_and_two_expire() {
     let settings = isolated_settings(&stack_settings()).await;
     let app = TestApp::spawn_pipeline(&settings).await;
     let (seller, listing) = stocked_listing(&app, 7).await;
+    wait_for_searched_stock(
+        &app,
+        &seller,
+        json!({ "remainingStock": 7, "soldOut": false }),
+    )
+    .await;
 
     let buyers: Vec<TestUser> = (0..50).map(|_| app.user(&[Role::Buyer])).collect();
     let outcomes =
@@ -169,6 +196,12 @@ async fn fifty_buyers_race_for_seven_units_then_five_pay_and_two_expire() {
     )
     .await;
     assert_eq!(sold_out["remainingStock"], 0);
+    wait_for_searched_stock(
+        &app,
+        &seller,
+        json!({ "remainingStock": 0, "soldOut": true }),
+    )
+    .await;
     wait_until(
         "the inventory read model to hold 7",
         Duration::from_secs(30),
@@ -230,6 +263,12 @@ async fn fifty_buyers_race_for_seven_units_then_five_pay_and_two_expire() {
     )
     .await;
     assert_eq!(listing_view["soldOut"], false);
+    wait_for_searched_stock(
+        &app,
+        &seller,
+        json!({ "remainingStock": 2, "soldOut": false }),
+    )
+    .await;
 
     for levels in stored_levels(&app).await {
         let (on_hand, reserved, available) = (

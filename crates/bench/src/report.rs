@@ -260,14 +260,21 @@ pub fn summary_tables(results: &Results) -> String {
             s.failed
         );
     }
-    for (run, usage) in [
+    let mut runs = vec![
         (
-            "the projector's catch-up after the throughput runs",
+            "the projector's catch-up after the throughput runs".to_string(),
             &results.projector_catch_up_cpu,
         ),
-        ("the hot auction", &results.hot_auction_cpu),
-        ("the freshness runs", &results.freshness_cpu),
-    ] {
+        ("the hot auction".to_string(), &results.hot_auction_cpu),
+        ("the freshness runs".to_string(), &results.freshness_cpu),
+    ];
+    for search in &results.search {
+        runs.push((
+            format!("search over {} listings", search.listings),
+            &search.cpu,
+        ));
+    }
+    for (run, usage) in runs {
         let _ = write!(
             out,
             "\n### Where the processor time went during {run} ({:.1} s, {:.0} CPU-seconds available)\n\n\

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Result, SimpleObject, ID};
-use futures::stream::{self, StreamExt, TryStreamExt};
+
 use gavel_projections::{SearchFilter, SearchOrder};
 use gavel_store::projected::FALLBACK_POLL;
 use mongodb::bson::{doc, Document};
@@ -177,11 +177,8 @@ fn search_filter(filter: ListingFilter, sort: ListingSort) -> Result<SearchFilte
     })
 }
 
-/// How many listing documents of a search page are read at once.
-const CONCURRENT_READS: usize = 8;
-
-/// `listings(filter, sort, first, after)`: the search index finds and orders the page's
-/// listings, which are then read from the listing read model by id.
+/// `listings(filter, sort, first, after)`: the search index finds, orders and counts the
+/// listings, and holds the page's documents.
 pub async fn search(
     ctx: &Context<'_>,
     filter: Option<ListingFilter>,
@@ -209,20 +206,7 @@ pub async fn search(
         .search()
         .search(&filter, order, offset as u64, limit as u64 + 1)
         .await?;
-    let has_next = page.listing_ids.len() > limit;
-    let collection = state
-        .read_store
-        .database()
-        .collection::<Document>("listings");
-    // A row is written after its document, so every id on the page has one.
-    let documents: Vec<Option<Document>> = stream::iter(page.listing_ids.into_iter().take(limit))
-        .map(|id| {
-            let collection = collection.clone();
-            async move { collection.find_one(doc! { "_id": id }).await }
-        })
-        .buffered(CONCURRENT_READS)
-        .try_collect()
-        .await?;
+    let has_next = page.listings.len() > limit;
     let mut connection = Connection::with_additional_fields(
         offset > 0,
         has_next,
@@ -230,7 +214,7 @@ pub async fn search(
             total_count: page.total_count,
         },
     );
-    for (index, document) in documents.into_iter().flatten().enumerate() {
+    for (index, document) in page.listings.into_iter().take(limit).enumerate() {
         let listing: Listing = mongodb::bson::from_document(document)?;
         connection
             .edges

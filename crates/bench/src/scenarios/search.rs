@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::cpu::{self, CpuUse};
 use crate::deployment::Deployment;
 use crate::measure::{closed_loop, Summary};
 
@@ -36,6 +37,8 @@ pub struct Search {
     pub failed: u64,
     /// Latency of each query.
     pub latency: Summary,
+    /// Where the processor time went while the queries ran.
+    pub cpu: CpuUse,
 }
 
 const BRANDS: [(&str, &str); 8] = [
@@ -152,9 +155,9 @@ pub async fn run(
         writer.finish().await?;
         let client = Arc::new(deployment.client());
         let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (latencies, elapsed) = {
+        let ((latencies, elapsed), cpu) = {
             let failed = failed.clone();
-            closed_loop(clients, duration, move |c, i| {
+            cpu::during(closed_loop(clients, duration, move |c, i| {
                 let client = client.clone();
                 let failed = failed.clone();
                 async move {
@@ -171,7 +174,7 @@ pub async fn run(
                         failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
-            })
+            }))
             .await
         };
         results.push(Search {
@@ -180,6 +183,7 @@ pub async fn run(
             queries_per_second: latencies.summary().count as f64 / elapsed.as_secs_f64(),
             failed: failed.load(std::sync::atomic::Ordering::Relaxed),
             latency: latencies.summary(),
+            cpu,
         });
         deployment.remove().await?;
     }
