@@ -4,7 +4,7 @@
 //! written in as few of them as the read models allow: each listing's events are folded into one
 //! write of its document, and the history documents of every listing in the batch go in one bulk
 //! insert per collection. A listing's document is read once, or not at all when this process
-//! remembers it from its own last write ([`ListingDocuments`]). Once the documents are written,
+//! remembers it from its own last write ([`ListingDocuments`]). While the documents are written,
 //! the search index gets one row per listing of the batch, all in one statement.
 
 use bson::{doc, Document};
@@ -88,9 +88,11 @@ pub async fn apply_listing_events(
 /// the ones before it are written. History documents are inserted, never upserted: an insert is
 /// FerretDB's fast path, and a redelivered event's insert fails on the unique `_id`, leaving the
 /// document (and a later retraction mark) as it was. Each listing document is written next, with
-/// the version it was read at in the filter, and the search index last, from the documents as
-/// they now stand: a listing whose events were all applied before still has its row written, in
-/// case the process died between its document and its row the last time.
+/// the version it was read at in the filter. The search index is written meanwhile, from the
+/// documents as the folded events leave them: a row is the listing's state at its version however
+/// it was reached, so it needs nothing from the document writes, and a listing whose events were
+/// all applied before still has its row written, in case the process died before its row the
+/// last time.
 pub async fn apply_listing_streams(
     store: &ReadStore,
     streams: &[&[EventEnvelope]],
@@ -116,26 +118,35 @@ pub async fn apply_listing_streams(
         retracted_stored_bids.append(&mut folded.retracted_stored_bids);
         price_points.append(&mut folded.price_points);
     }
-    let bid_history = db.collection::<Document>("bid_history");
-    insert_all_once(&bid_history, bids).await?;
-    for key in &retracted_stored_bids {
-        bid_history
-            .update_one(doc! { "_id": key }, doc! { "$set": { "retracted": true } })
-            .await?;
-    }
-    insert_all_once(&db.collection::<Document>("price_history"), price_points).await?;
-    let mut writes = Vec::with_capacity(pending.len());
-    for listing in pending {
-        writes.push(write_listing(db, listing, documents));
-    }
-    let written: Vec<(Result<Applied, ProjectionError>, Option<SearchRow>)> = stream::iter(writes)
-        .buffered(CONCURRENT_LISTINGS)
-        .collect()
-        .await;
-    let (outcomes, rows): (Vec<_>, Vec<_>) = written.into_iter().unzip();
-    let rows: Vec<SearchRow> = rows.into_iter().flatten().collect();
-    store.search().upsert(&rows).await?;
-    Ok(outcomes)
+    let rows: Vec<SearchRow> = pending
+        .iter()
+        .flatten()
+        .filter_map(|pending| pending.listing.document.as_ref())
+        .filter_map(SearchRow::from_document)
+        .collect();
+    let documents_written = async {
+        let bid_history = db.collection::<Document>("bid_history");
+        insert_all_once(&bid_history, bids).await?;
+        for key in &retracted_stored_bids {
+            bid_history
+                .update_one(doc! { "_id": key }, doc! { "$set": { "retracted": true } })
+                .await?;
+        }
+        insert_all_once(&db.collection::<Document>("price_history"), price_points).await?;
+        let mut writes = Vec::with_capacity(pending.len());
+        for listing in pending {
+            writes.push(write_listing(db, listing, documents));
+        }
+        Ok::<_, ProjectionError>(
+            stream::iter(writes)
+                .buffered(CONCURRENT_LISTINGS)
+                .collect::<Vec<_>>()
+                .await,
+        )
+    };
+    let (outcomes, indexed) = futures::join!(documents_written, store.search().upsert(&rows));
+    indexed?;
+    outcomes
 }
 
 /// One listing's events folded against its document, waiting to be written.
@@ -191,6 +202,11 @@ async fn fold_events(
             }
         }
     }
+    if let (Some(DocumentWrite::Insert(_)), Some(created)) =
+        (&listing.folded.listing, listing.document.as_mut())
+    {
+        crate::inventory::add_remaining_stock(db, created).await?;
+    }
     Ok(PendingListing {
         id: id.to_string(),
         listing,
@@ -199,55 +215,43 @@ async fn fold_events(
 }
 
 /// Writes `listing`'s document, if it was folded, (its history is written by then) and remembers
-/// it if the write landed; forgets it otherwise. Along with the outcome comes the listing's search
-/// row, from its document as it now stands, unless the write failed.
+/// it if the write landed; forgets it otherwise.
 async fn write_listing(
     db: &Database,
     listing: Result<PendingListing, ProjectionError>,
     documents: &ListingDocuments,
-) -> (Result<Applied, ProjectionError>, Option<SearchRow>) {
-    let PendingListing { id, listing, gap } = match listing {
-        Ok(listing) => listing,
-        Err(error) => return (Err(error), None),
-    };
+) -> Result<Applied, ProjectionError> {
+    let PendingListing { id, listing, gap } = listing?;
     let FoldedStream {
         read_at,
         applied,
-        mut document,
+        document,
         folded,
     } = listing;
-    let written = write_document(db, &id, read_at, applied, folded.listing, &mut document).await;
-    let row = match &written {
-        Ok(_) => document.as_ref().and_then(SearchRow::from_document),
-        Err(_) => None,
-    };
+    let written = write_document(db, &id, read_at, applied, folded.listing, &document).await;
     match (&written, document) {
         (Ok(Applied::Applied), Some(document)) => documents.remember(&id, document),
         _ => documents.forget(&id),
     }
-    let outcome = match (written, gap) {
+    match (written, gap) {
         (Ok(_), Some(gap)) => Err(gap),
         (written, _) => written,
-    };
-    (outcome, row)
+    }
 }
 
-/// Writes a listing's folded events, if any: a new listing is `document` (the folded events leave
-/// it equal to the insert), which first gets its remaining stock from the inventory.
+/// Writes a listing's folded events, if any. A new listing is inserted as `document`, which the
+/// folded events leave equal to the insert and which has its remaining stock by then.
 async fn write_document(
     db: &Database,
     id: &str,
     read_at: i64,
     applied: i64,
     write: Option<DocumentWrite>,
-    document: &mut Option<Document>,
+    document: &Option<Document>,
 ) -> Result<Applied, ProjectionError> {
-    let write = match (write, document.as_mut()) {
+    let write = match (write, document) {
         (None, _) => return Ok(Applied::Duplicate),
-        (Some(DocumentWrite::Insert(_)), Some(created)) => {
-            crate::inventory::add_remaining_stock(db, created).await?;
-            DocumentWrite::Insert(created.clone())
-        }
+        (Some(DocumentWrite::Insert(_)), Some(created)) => DocumentWrite::Insert(created.clone()),
         (Some(write), _) => write,
     };
     let listings = db.collection::<Document>("listings");

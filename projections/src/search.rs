@@ -5,8 +5,8 @@
 //! and reads a page's documents one lookup at a time (`docs/performance.md`).
 //!
 //! Rows are derived from the listing documents ([`SearchRow::from_document`]) by whoever writes
-//! those documents, after the document, and a row's `version` keeps a repeated or late write from
-//! moving it back. The remaining stock of a listing sold from a SKU moves with the SKU's
+//! those documents, from the same folded events: a row is the listing's state at its version, and
+//! its `version` keeps a repeated or late write from moving it back. The remaining stock of a listing sold from a SKU moves with the SKU's
 //! inventory events, not the listing's, so it lives in columns of its own
 //! ([`SearchIndex::set_remaining_stock`]) and is laid over the copy when a search reads it. The
 //! table (`schema/sql/0007_listing_search.sql`) keys rows by read-model database as well, so each
