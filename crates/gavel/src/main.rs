@@ -10,6 +10,10 @@ use clap::{Parser, Subcommand};
 use gavel_api::auth::Role;
 use gavel_config::Settings;
 
+// glibc's allocator was a sixth of the API's processor time under load; see docs/performance.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Gavel: an event-sourced marketplace backend for collectibles.
 #[derive(Debug, Parser)]
 #[command(name = "gavel", version, about)]
