@@ -53,6 +53,31 @@ pub async fn during<T>(run: impl Future<Output = T>) -> (T, CpuUse) {
     )
 }
 
+impl CpuUse {
+    /// Adds `seconds` of `component` (a process that exited before the run's last sample),
+    /// keeping the largest first.
+    pub fn add(&mut self, component: &str, seconds: f64) {
+        self.by_component.push((component.to_string(), seconds));
+        self.by_component.sort_by(|a, b| b.1.total_cmp(&a.1));
+    }
+}
+
+/// The processor seconds process `pid` has used so far, if it is still there.
+pub fn process_seconds(pid: u32) -> Option<f64> {
+    let (_, ticks) = command_and_ticks(pid)?;
+    Some(ticks as f64 / TICKS_PER_SECOND)
+}
+
+/// Process `pid`'s command name and its user plus system ticks, from `/proc/<pid>/stat`.
+fn command_and_ticks(pid: u32) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+    // After the command name: state is field 3, utime field 14 and stime field 15.
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((comm.to_string(), ticks))
+}
+
 /// User plus system ticks of every process that belongs to a component, by pid.
 fn ticks_by_process() -> HashMap<u32, (String, u64)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -61,14 +86,8 @@ fn ticks_by_process() -> HashMap<u32, (String, u64)> {
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
-            let component = component(pid, comm)?;
-            // After the command name: state is field 3, utime field 14 and stime field 15.
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let ticks =
-                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-            Some((pid, (component, ticks)))
+            let (comm, ticks) = command_and_ticks(pid)?;
+            Some((pid, (component(pid, &comm)?, ticks)))
         })
         .collect()
 }

@@ -268,6 +268,12 @@ pub fn summary_tables(results: &Results) -> String {
         ("the hot auction".to_string(), &results.hot_auction_cpu),
         ("the freshness runs".to_string(), &results.freshness_cpu),
     ];
+    for rebuild in &results.rebuild {
+        runs.push((
+            format!("the rebuild of {} events", rebuild.events),
+            &rebuild.cpu,
+        ));
+    }
     for search in &results.search {
         runs.push((
             format!("search over {} listings", search.listings),

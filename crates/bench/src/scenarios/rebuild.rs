@@ -17,6 +17,7 @@ use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
 use super::next_max;
+use crate::cpu::{self, CpuUse};
 use crate::deployment::{drop_data, BENCH};
 
 /// One rebuild.
@@ -28,6 +29,8 @@ pub struct Rebuild {
     pub events_per_second: f64,
     /// `gavel rebuild`'s peak resident memory, in MiB.
     pub peak_rss_mib: f64,
+    /// Where the processor time went while it ran.
+    pub cpu: CpuUse,
 }
 
 /// Every generated auction: its creation and this many bids.
@@ -44,7 +47,15 @@ pub async fn run(
         let settings = isolated_settings_for(BENCH, base).await;
         fill(&settings, size).await?;
         let target = owned_name(BENCH, "rebuild");
-        results.push(rebuild(binary, &settings, &target, size).await?);
+        let (rebuilt, mut cpu) = cpu::during(rebuild(binary, &settings, &target, size)).await;
+        let (events, events_per_second, peak_rss_mib, own_seconds) = rebuilt?;
+        cpu.add("gavel rebuild", own_seconds);
+        results.push(Rebuild {
+            events,
+            events_per_second,
+            peak_rss_mib,
+            cpu,
+        });
         drop_data(&settings, &[&target]).await?;
     }
     Ok(results)
@@ -135,13 +146,14 @@ async fn fill(settings: &Settings, size: u64) -> anyhow::Result<()> {
 }
 
 /// Runs `gavel rebuild` into the new read-model database `target`, sampling its memory while it
-/// runs.
+/// runs; returns the events it replayed, its rate, its peak memory in MiB and its processor
+/// seconds (as last seen before it exited).
 async fn rebuild(
     binary: &std::path::Path,
     settings: &Settings,
     target: &str,
     size: u64,
-) -> anyhow::Result<Rebuild> {
+) -> anyhow::Result<(u64, f64, f64, f64)> {
     let mut child = tokio::process::Command::new(binary)
         .arg("rebuild")
         .env("GAVEL_POSTGRES_URL", &settings.postgres_url)
@@ -153,9 +165,13 @@ async fn rebuild(
         .context("starting gavel rebuild")?;
     let pid = child.id().context("gavel rebuild's pid")?;
     let mut peak = 0_u64;
+    let mut own_seconds = 0.0_f64;
     let status = loop {
         if let Some(bytes) = peak_rss_bytes(pid) {
             peak = peak.max(bytes);
+        }
+        if let Some(seconds) = cpu::process_seconds(pid) {
+            own_seconds = own_seconds.max(seconds);
         }
         tokio::select! {
             status = child.wait() => break status?,
@@ -183,9 +199,10 @@ async fn rebuild(
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(size);
-    Ok(Rebuild {
+    Ok((
         events,
         events_per_second,
-        peak_rss_mib: peak as f64 / (1024.0 * 1024.0),
-    })
+        peak as f64 / (1024.0 * 1024.0),
+        own_seconds,
+    ))
 }
