@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand};
 use gavel_api::auth::Role;
 use gavel_config::Settings;
 
-// glibc's allocator was a sixth of the API's processor time under load; see docs/performance.md.
+// With glibc's allocator the API spent about half as much processor time again per request
+// (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
