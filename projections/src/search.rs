@@ -185,8 +185,10 @@ impl SearchOrder {
 pub struct SearchPage {
     /// The matching listings' documents on this page, in order.
     pub listings: Vec<Document>,
-    /// How many listings match, over all pages.
+    /// How many listings match over all pages, counted up to the bound the search gave.
     pub total_count: u64,
+    /// Whether that is every match (false: at least that many, more uncounted).
+    pub counted_all: bool,
 }
 
 /// The search index of one read-model database.
@@ -222,22 +224,32 @@ impl SearchIndex {
         }
         let column =
             |field: fn(&SearchRow) -> &str| -> Vec<&str> { rows.iter().map(field).collect() };
+        // One statement, so a row and its document move together: the document follows only
+        // the rows whose version moved.
         sqlx::query(
-            "INSERT INTO listing_search (read_database, listing_id, version, status, format, \
-             brand, model, reference, condition, seller_id, currency, price_minor, created_at, \
-             ends_at, sku, remaining_stock, sold_out, document) \
-             SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], \
-             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
-             $12::bigint[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::bigint[], \
-             $17::boolean[], $18::bytea[]) \
+            "WITH input AS (SELECT * FROM UNNEST($2::text[], $3::bigint[], $4::text[], \
+             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+             $11::text[], $12::bigint[], $13::timestamptz[], $14::timestamptz[], $15::text[], \
+             $16::bigint[], $17::boolean[], $18::bytea[]) AS i(listing_id, version, status, \
+             format, brand, model, reference, condition, seller_id, currency, price_minor, \
+             created_at, ends_at, sku, remaining_stock, sold_out, document)), \
+             moved AS (INSERT INTO listing_search (read_database, listing_id, version, status, \
+             format, brand, model, reference, condition, seller_id, currency, price_minor, \
+             created_at, ends_at, sku, remaining_stock, sold_out) \
+             SELECT $1, listing_id, version, status, format, brand, model, reference, \
+             condition, seller_id, currency, price_minor, created_at, ends_at, sku, \
+             remaining_stock, sold_out FROM input \
              ON CONFLICT (read_database, listing_id) DO UPDATE SET version = EXCLUDED.version, \
              status = EXCLUDED.status, format = EXCLUDED.format, brand = EXCLUDED.brand, \
              model = EXCLUDED.model, reference = EXCLUDED.reference, \
              condition = EXCLUDED.condition, seller_id = EXCLUDED.seller_id, \
              currency = EXCLUDED.currency, price_minor = EXCLUDED.price_minor, \
-             created_at = EXCLUDED.created_at, ends_at = EXCLUDED.ends_at, sku = EXCLUDED.sku, \
-             document = EXCLUDED.document \
-             WHERE listing_search.version < EXCLUDED.version",
+             created_at = EXCLUDED.created_at, ends_at = EXCLUDED.ends_at, sku = EXCLUDED.sku \
+             WHERE listing_search.version < EXCLUDED.version \
+             RETURNING listing_id) \
+             INSERT INTO listing_search_documents (read_database, listing_id, document) \
+             SELECT $1, listing_id, input.document FROM input JOIN moved USING (listing_id) \
+             ON CONFLICT (read_database, listing_id) DO UPDATE SET document = EXCLUDED.document",
         )
         .bind(&self.read_database)
         .bind(column(|r| &r.listing_id))
@@ -284,24 +296,31 @@ impl SearchIndex {
     }
 
     /// The page of listings matching `filter` in `order`, after skipping `offset` of them, with
-    /// at most `limit` listings, and how many match in all.
+    /// at most `limit` listings, and how many match, counted up to `count_up_to`: an exact count
+    /// reads an index entry or a row per match, which over a broad search of a large catalogue
+    /// costs far more than the page.
     pub async fn search(
         &self,
         filter: &SearchFilter,
         order: SearchOrder,
         offset: u64,
         limit: u64,
+        count_up_to: u64,
     ) -> Result<SearchPage, sqlx::Error> {
-        let mut page = QueryBuilder::new(format!("SELECT {COLUMNS} FROM listing_search"));
+        let mut page = QueryBuilder::new(format!("SELECT {COLUMNS} FROM {WITH_DOCUMENTS}"));
         self.push_filter(&mut page, filter);
         page.push(order.order_by())
             .push(" LIMIT ")
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .push(" OFFSET ")
             .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let mut count = QueryBuilder::new("SELECT count(*) FROM listing_search");
+        let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM listing_search");
         self.push_filter(&mut count, filter);
-        let (rows, total_count) = tokio::try_join!(
+        count
+            .push(" LIMIT ")
+            .push_bind(i64::try_from(count_up_to.saturating_add(1)).unwrap_or(i64::MAX))
+            .push(") AS matches");
+        let (rows, counted) = tokio::try_join!(
             page.build().fetch_all(&self.pool),
             count.build_query_scalar::<i64>().fetch_one(&self.pool),
         )?;
@@ -309,16 +328,18 @@ impl SearchIndex {
         for row in &rows {
             listings.push(SearchRow::read(row)?.listing());
         }
+        let counted = u64::try_from(counted).unwrap_or(0);
         Ok(SearchPage {
             listings,
-            total_count: u64::try_from(total_count).unwrap_or(0),
+            total_count: counted.min(count_up_to),
+            counted_all: counted <= count_up_to,
         })
     }
 
     /// Every row of this read-model database, by listing id: for comparing two indexes.
     pub async fn rows(&self) -> Result<Vec<SearchRow>, sqlx::Error> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM listing_search WHERE read_database = $1 ORDER BY listing_id"
+            "SELECT {COLUMNS} FROM {WITH_DOCUMENTS} WHERE read_database = $1 ORDER BY listing_id"
         ))
         .bind(&self.read_database)
         .fetch_all(&self.pool)
@@ -335,15 +356,6 @@ impl SearchIndex {
         .fetch_one(&self.pool)
         .await?;
         Ok(!any)
-    }
-
-    /// Removes this read-model database's rows, as dropping its documents does.
-    pub async fn clear(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM listing_search WHERE read_database = $1")
-            .bind(&self.read_database)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     fn push_filter<'a>(&'a self, sql: &mut QueryBuilder<'a, Postgres>, filter: &'a SearchFilter) {
@@ -371,6 +383,11 @@ impl SearchIndex {
         }
     }
 }
+
+/// The rows with their documents, which are kept in a table of their own so that the rows stay
+/// narrow: a count, or a scan for a filter no index leads with, reads the searched fields only.
+const WITH_DOCUMENTS: &str = "listing_search JOIN listing_search_documents \
+                              USING (read_database, listing_id)";
 
 /// Every column of a row, in the order [`SearchRow::read`] names them.
 const COLUMNS: &str = "listing_id, version, status, format, brand, model, reference, condition, \

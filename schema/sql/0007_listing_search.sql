@@ -30,7 +30,18 @@ CREATE TABLE IF NOT EXISTS listing_search
     sku             text,
     remaining_stock bigint,
     sold_out        boolean,
-    document        bytea       NOT NULL,
+    PRIMARY KEY (read_database, listing_id)
+);
+
+-- The copy of each listing's document (BSON), in a table of its own so that the rows above stay
+-- narrow: a count, or a scan for a filter no index leads with, reads the searched fields and not
+-- every document, and only a page's documents are fetched. The projector writes a row and its
+-- document in one statement.
+CREATE TABLE IF NOT EXISTS listing_search_documents
+(
+    read_database text  NOT NULL,
+    listing_id    text  NOT NULL,
+    document      bytea NOT NULL,
     PRIMARY KEY (read_database, listing_id)
 );
 

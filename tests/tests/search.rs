@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use chrono::SecondsFormat;
 use gavel_api::auth::Role;
-use gavel_tests::{isolated_settings, stack_settings, wait_until, TestApp, TestUser};
+use gavel_projections::{SearchFilter, SearchOrder, SearchRow};
+use gavel_tests::{
+    isolated_settings, read_store, stack_settings, unique_name, wait_until, TestApp, TestUser,
+};
 use serde_json::{json, Value};
 
 const CREATE: &str = r#"
@@ -17,7 +20,7 @@ mutation($input: CreateListingInput!) {
 const SEARCH: &str = r#"
 query($filter: ListingFilter, $sort: ListingSort, $first: Int, $after: String) {
   listings(filter: $filter, sort: $sort, first: $first, after: $after) {
-    totalCount
+    totalCount totalCountPrecision
     pageInfo { hasNextPage hasPreviousPage endCursor }
     edges { node { title price { amount currency } } }
   }
@@ -235,6 +238,7 @@ async fn search_filters_sorts_pages_and_counts_what_the_mutations_did() {
         let response = search(&app, json!({ "first": 2, "after": after })).await;
         let connection = &response["data"]["listings"];
         assert_eq!(connection["totalCount"], 5, "{response}");
+        assert_eq!(connection["totalCountPrecision"], "EXACT", "{response}");
         assert_eq!(connection["pageInfo"]["hasPreviousPage"], after.is_some());
         let page: Vec<String> = connection["edges"]
             .as_array()
@@ -319,4 +323,39 @@ async fn bad_search_input_is_a_clear_error() {
         );
         assert!(response["data"].is_null(), "{response}");
     }
+}
+
+#[tokio::test]
+async fn a_count_stops_at_its_bound_and_says_so() {
+    let settings = isolated_settings(&stack_settings()).await;
+    let store = read_store(&settings, &unique_name("read")).await;
+    let created = mongodb::bson::DateTime::now();
+    let rows: Vec<SearchRow> = (0..5)
+        .map(|n| {
+            SearchRow::from_document(&mongodb::bson::doc! {
+                "_id": format!("listing-{n}"), "version": 1_i64, "status": "active",
+                "format": "fixed_price", "brand": "Nike", "model": "Dunk", "reference": "DD1391",
+                "condition": "new", "seller_id": "seller", "currency": "USD",
+                "price_minor": 10_000_i64 + n, "created_at": created, "ends_at": mongodb::bson::Bson::Null,
+            })
+            .expect("a searchable document")
+        })
+        .collect();
+    store.search().upsert(&rows).await.unwrap();
+    let filter = SearchFilter::default();
+    let search = |count_up_to| {
+        store
+            .search()
+            .search(&filter, SearchOrder::PriceAscending, 0, 2, count_up_to)
+    };
+    let bounded = search(3).await.unwrap();
+    assert_eq!((bounded.total_count, bounded.counted_all), (3, false));
+    assert_eq!(
+        bounded.listings.len(),
+        2,
+        "the page is not cut by the count"
+    );
+    assert_eq!(bounded.listings[0].get_str("_id"), Ok("listing-0"));
+    let exact = search(5).await.unwrap();
+    assert_eq!((exact.total_count, exact.counted_all), (5, true));
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// Everything a Gavel role needs to find its services and serve its clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
-    /// PostgreSQL database holding the event store and the outbox.
+    /// PostgreSQL database holding the event store, the outbox and the listing search index.
     pub postgres_url: String,
     /// Kafka bootstrap servers, comma separated.
     pub kafka_brokers: String,

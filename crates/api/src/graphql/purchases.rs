@@ -520,7 +520,7 @@ async fn page<T: serde::de::DeserializeOwned + async_graphql::OutputType>(
         .await?;
     let has_next = documents.len() > limit;
     let mut connection =
-        Connection::with_additional_fields(offset > 0, has_next, ListingTotals { total_count });
+        Connection::with_additional_fields(offset > 0, has_next, ListingTotals::exact(total_count));
     for (index, document) in documents.into_iter().take(limit).enumerate() {
         let node: T = mongodb::bson::from_document(document)?;
         connection

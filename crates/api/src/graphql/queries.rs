@@ -115,11 +115,36 @@ pub enum ListingSort {
     EndingSoonest,
 }
 
-/// Search totals.
+/// The most matches a search counts: past it, `totalCount` says "at least".
+pub const SEARCH_COUNT_BOUND: u64 = 10_000;
+
+/// Whether a count is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum CountPrecision {
+    /// Every match was counted.
+    Exact,
+    /// At least this many match; the count stopped at its bound.
+    AtLeast,
+}
+
+/// The totals of a connection.
 #[derive(Debug, SimpleObject)]
 pub struct ListingTotals {
-    /// How many listings match the filter, over all pages.
+    /// How many items match over all pages; a listing search counts up to 10,000.
     pub total_count: u64,
+    /// `EXACT`, or `AT_LEAST` when a listing search found more than 10,000 and `totalCount`
+    /// stopped there.
+    pub total_count_precision: CountPrecision,
+}
+
+impl ListingTotals {
+    /// Totals counted to the last match.
+    pub fn exact(total_count: u64) -> Self {
+        Self {
+            total_count,
+            total_count_precision: CountPrecision::Exact,
+        }
+    }
 }
 
 fn snake(value: impl std::fmt::Debug) -> String {
@@ -204,7 +229,13 @@ pub async fn search(
     let page = state
         .read_store
         .search()
-        .search(&filter, order, offset as u64, limit as u64 + 1)
+        .search(
+            &filter,
+            order,
+            offset as u64,
+            limit as u64 + 1,
+            SEARCH_COUNT_BOUND,
+        )
         .await?;
     let has_next = page.listings.len() > limit;
     let mut connection = Connection::with_additional_fields(
@@ -212,6 +243,11 @@ pub async fn search(
         has_next,
         ListingTotals {
             total_count: page.total_count,
+            total_count_precision: if page.counted_all {
+                CountPrecision::Exact
+            } else {
+                CountPrecision::AtLeast
+            },
         },
     );
     for (index, document) in page.listings.into_iter().take(limit).enumerate() {
