@@ -347,6 +347,16 @@ impl SearchIndex {
         rows.iter().map(SearchRow::read).collect()
     }
 
+    /// Refreshes PostgreSQL's statistics of the index after a bulk load, so that searches are
+    /// planned on what is there before autovacuum gets to it (without them, a search by brand and
+    /// model over 100,000 fresh rows was planned to read all of them: 122 ms instead of 26).
+    pub async fn analyze(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("ANALYZE listing_search, listing_search_documents")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Whether this read-model database has no rows yet.
     pub async fn is_empty(&self) -> Result<bool, sqlx::Error> {
         let any: bool = sqlx::query_scalar(

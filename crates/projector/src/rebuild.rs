@@ -56,6 +56,8 @@ pub enum RebuildError {
 /// listing, folded in memory and handed to a bulk writer as soon as its last event is in; then
 /// orders. No read model depends on the order of events across aggregates otherwise, and memory
 /// holds one listing and the batches being written, however large the store.
+/// The search index's statistics are refreshed at the end, so searches are planned on what the
+/// rebuild wrote.
 pub async fn rebuild(pool: &PgPool, read_store: &ReadStore) -> Result<Rebuilt, RebuildError> {
     read_store.migrate().await?;
     let db = read_store.database();
@@ -110,6 +112,7 @@ pub async fn rebuild(pool: &PgPool, read_store: &ReadStore) -> Result<Rebuilt, R
     }
     listing.finish(&mut writer).await?;
     writer.finish().await?;
+    read_store.search().analyze().await?;
     Ok(Rebuilt {
         events,
         elapsed: started.elapsed(),

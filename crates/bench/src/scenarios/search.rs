@@ -147,12 +147,13 @@ pub async fn run(
             gavel_tests::postgres_pool(&deployment.settings),
         )
         .await?;
-        // Written as a rebuild writes them: the documents and their search rows.
+        // Written and analyzed as a rebuild leaves them: the documents and their search rows.
         let mut writer = BulkWriter::new(&store);
         for n in 0..size {
             writer.insert_listing(listing_document(n)).await?;
         }
         writer.finish().await?;
+        store.search().analyze().await?;
         let client = Arc::new(deployment.client());
         let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let ((latencies, elapsed), cpu) = {
