@@ -69,9 +69,11 @@ pub struct Listing {
     price: Option<Money>,
     reserve: Option<Money>,
     ends_at: Option<DateTime<Utc>>,
-    /// Shared between copies of the state: the command bus copies it per command, and an
-    /// auction's bids are by far its largest part.
-    bids: Arc<Vec<Bid>>,
+    /// A persistent vector, shared between copies of the state: the command bus copies the state
+    /// per command, and an auction's bids are by far its largest part. Adding a bid to a shared
+    /// `Arc<Vec>` would copy the whole list, a cost growing with every bid; here it copies one
+    /// chunk.
+    bids: imbl::Vector<Bid>,
     /// Each live bidder's highest maximum, kept as bids arrive and leave.
     maxima: BidderMaxima,
     leader_id: Option<Uuid>,
@@ -123,7 +125,7 @@ impl Listing {
     }
 
     /// The live bids with their maximums, in acceptance order.
-    pub fn bids(&self) -> &[Bid] {
+    pub fn bids(&self) -> &imbl::Vector<Bid> {
         &self.bids
     }
 
@@ -677,12 +679,12 @@ impl Aggregate for Listing {
                     placed_at,
                 };
                 self.maxima.add(&bid, self.bids.len());
-                Arc::make_mut(&mut self.bids).push(bid);
+                self.bids.push_back(bid);
                 self.apply_public_state(&state);
             }
             ListingEvent::AuctionExtended { new_ends_at, .. } => self.ends_at = Some(new_ends_at),
             ListingEvent::BidsRetracted { bid_ids, state, .. } => {
-                Arc::make_mut(&mut self.bids).retain(|bid| !bid_ids.contains(&bid.bid_id));
+                self.bids.retain(|bid| !bid_ids.contains(&bid.bid_id));
                 self.maxima = BidderMaxima::from_bids(&self.bids);
                 self.apply_public_state(&state);
             }

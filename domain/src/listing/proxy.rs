@@ -38,9 +38,9 @@ pub struct BidderMaxima(HashMap<Uuid, (i64, usize)>);
 
 impl BidderMaxima {
     /// The maxima of `bids`, in the order they were accepted.
-    pub fn from_bids(bids: &[Bid]) -> Self {
+    pub fn from_bids<'a>(bids: impl IntoIterator<Item = &'a Bid>) -> Self {
         let mut maxima = Self::default();
-        for (order, bid) in bids.iter().enumerate() {
+        for (order, bid) in bids.into_iter().enumerate() {
             maxima.add(bid, order);
         }
         maxima
