@@ -225,16 +225,24 @@ pub fn summary_tables(results: &Results) -> String {
     out.push_str("\n### Freshness (open loop; response → visible in a query)\n\n");
     out.push_str("| offered/s | commands | not accepted | command p50 ms | command p99 ms | fresh p50 ms | fresh p99 ms | stale |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for l in &results.freshness {
+        // With no sampled change visible there is no freshness to show, and 0.00 would read as
+        // instant.
+        let (fresh_p50, fresh_p99) = if l.freshness.count == 0 {
+            ("none visible".to_string(), "none visible".to_string())
+        } else {
+            (
+                format!("{:.2}", l.freshness.p50_ms),
+                format!("{:.2}", l.freshness.p99_ms),
+            )
+        };
         let _ = writeln!(
             out,
-            "| {:.0} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {:.0} | {} | {} | {:.2} | {:.2} | {fresh_p50} | {fresh_p99} | {} |",
             l.offered_per_second,
             l.commands,
             l.not_accepted,
             l.command_latency.p50_ms,
             l.command_latency.p99_ms,
-            l.freshness.p50_ms,
-            l.freshness.p99_ms,
             l.stale
         );
     }
