@@ -264,6 +264,7 @@ impl TestApp {
             projections: ProjectionWatch::start(pool.clone(), settings.mongodb_database.clone()),
             tokens: TokenKeys::new(&settings.jwt_secret),
             schema: gavel_api::build_schema(),
+            parsed_queries: gavel_api::ParsedQueries::default(),
             listings: listings.clone(),
             inventory: inventory.clone(),
             orders: orders.clone(),

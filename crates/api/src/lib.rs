@@ -26,7 +26,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-pub use graphql::{build_schema, GavelSchema, UserError, READ_YOUR_WRITES_BOUND};
+pub use graphql::{build_schema, GavelSchema, ParsedQueries, UserError, READ_YOUR_WRITES_BOUND};
 
 /// What the handlers share: handles on the three backing services.
 #[derive(Clone)]
@@ -43,6 +43,8 @@ pub struct AppState {
     pub tokens: auth::TokenKeys,
     /// The GraphQL schema, built once.
     pub schema: GavelSchema,
+    /// GraphQL documents parsed before, by their text.
+    pub parsed_queries: ParsedQueries,
     /// Runs listing commands against the event store.
     pub listings: Arc<CommandBus<Listing>>,
     /// Runs stock commands against the event store.

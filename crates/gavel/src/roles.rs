@@ -136,6 +136,7 @@ async fn serve_api(
         projections: ProjectionWatch::start(parts.pool.clone(), settings.mongodb_database.clone()),
         tokens: TokenKeys::new(&settings.jwt_secret),
         schema: gavel_api::build_schema(),
+        parsed_queries: gavel_api::ParsedQueries::default(),
         listings: parts.listings.clone(),
         inventory: parts.inventory.clone(),
         orders: parts.orders.clone(),

@@ -4,6 +4,7 @@ mod listing;
 mod money;
 mod mutations;
 mod pagination;
+mod parsed_queries;
 mod purchases;
 mod queries;
 mod user_error;
@@ -23,6 +24,7 @@ use crate::{AppState, IdempotencyKey};
 
 pub use listing::Listing;
 pub use mutations::ListingMutations;
+pub use parsed_queries::ParsedQueries;
 pub use purchases::{PurchaseMutations, PurchaseQueries};
 pub use queries::{ListingFilter, ListingSort, ListingTotals, READ_YOUR_WRITES_BOUND};
 pub use user_error::UserError;
@@ -142,6 +144,7 @@ pub async fn handle(
             return async_graphql::Response::from_errors(vec![server_error]).into();
         }
     }
+    state.parsed_queries.attach(&mut request);
     state.schema.execute(request).await.into()
 }
 
