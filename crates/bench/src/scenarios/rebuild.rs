@@ -47,13 +47,13 @@ pub async fn run(
         let settings = isolated_settings_for(BENCH, base).await;
         fill(&settings, size).await?;
         let target = owned_name(BENCH, "rebuild");
-        let (rebuilt, mut cpu) = cpu::during(rebuild(binary, &settings, &target, size)).await;
-        let (events, events_per_second, peak_rss_mib, own_seconds) = rebuilt?;
-        cpu.add("gavel rebuild", own_seconds);
+        let (run, mut cpu) = cpu::during(rebuild(binary, &settings, &target, size)).await;
+        let run = run?;
+        cpu.add("gavel rebuild", run.own_seconds);
         results.push(Rebuild {
-            events,
-            events_per_second,
-            peak_rss_mib,
+            events: run.events,
+            events_per_second: run.events_per_second,
+            peak_rss_mib: run.peak_rss_mib,
             cpu,
         });
         drop_data(&settings, &[&target]).await?;
@@ -145,15 +145,23 @@ async fn fill(settings: &Settings, size: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `gavel rebuild` into the new read-model database `target`, sampling its memory while it
-/// runs; returns the events it replayed, its rate, its peak memory in MiB and its processor
-/// seconds (as last seen before it exited).
+/// What one `gavel rebuild` process reported and used.
+struct RebuildRun {
+    events: u64,
+    events_per_second: f64,
+    peak_rss_mib: f64,
+    /// Its processor seconds, as last seen before it exited.
+    own_seconds: f64,
+}
+
+/// Runs `gavel rebuild` into the new read-model database `target`, sampling its memory and
+/// processor time while it runs.
 async fn rebuild(
     binary: &std::path::Path,
     settings: &Settings,
     target: &str,
     size: u64,
-) -> anyhow::Result<(u64, f64, f64, f64)> {
+) -> anyhow::Result<RebuildRun> {
     let mut child = tokio::process::Command::new(binary)
         .arg("rebuild")
         .env("GAVEL_POSTGRES_URL", &settings.postgres_url)
@@ -199,10 +207,10 @@ async fn rebuild(
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(size);
-    Ok((
+    Ok(RebuildRun {
         events,
         events_per_second,
-        peak as f64 / (1024.0 * 1024.0),
+        peak_rss_mib: peak as f64 / (1024.0 * 1024.0),
         own_seconds,
-    ))
+    })
 }
