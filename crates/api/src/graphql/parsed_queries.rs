@@ -46,26 +46,30 @@ mod tests {
 
     const TWO_OPERATIONS: &str = "query Version { serverVersion } query Anonymous { me { id } }";
 
+    /// Runs operation `name` of `TWO_OPERATIONS` through `cache`, returning its data.
+    async fn run(
+        schema: &crate::GavelSchema,
+        cache: &ParsedQueries,
+        name: &str,
+    ) -> serde_json::Value {
+        let mut request = Request::new(TWO_OPERATIONS).operation_name(name);
+        cache.attach(&mut request);
+        let response = schema.execute(request).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        response.data.into_json().unwrap()
+    }
+
     #[tokio::test]
     async fn a_remembered_document_still_runs_the_operation_each_request_names() {
         let schema = build_schema();
         let cache = ParsedQueries::default();
         for _ in 0..2 {
-            let mut version = Request::new(TWO_OPERATIONS).operation_name("Version");
-            cache.attach(&mut version);
-            let version = schema.execute(version).await;
-            assert!(version.errors.is_empty(), "{:?}", version.errors);
             assert_eq!(
-                version.data.into_json().unwrap(),
+                run(&schema, &cache, "Version").await,
                 serde_json::json!({ "serverVersion": env!("CARGO_PKG_VERSION") })
             );
-
-            let mut anonymous = Request::new(TWO_OPERATIONS).operation_name("Anonymous");
-            cache.attach(&mut anonymous);
-            let anonymous = schema.execute(anonymous).await;
-            assert!(anonymous.errors.is_empty(), "{:?}", anonymous.errors);
             assert_eq!(
-                anonymous.data.into_json().unwrap(),
+                run(&schema, &cache, "Anonymous").await,
                 serde_json::json!({ "me": null })
             );
         }
