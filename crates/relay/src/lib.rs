@@ -20,6 +20,7 @@ use futures::future::try_join_all;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use sqlx::postgres::{PgConnectOptions, PgListener};
 use sqlx::{Connection, PgConnection, PgPool, Row};
 
@@ -47,6 +48,14 @@ pub enum RelayError {
     /// Topic creation failed.
     #[error(transparent)]
     Bus(#[from] gavel_bus::BusError),
+    /// An outbox row's payload or metadata is not JSON; it stays in the outbox.
+    #[error("outbox row {id} does not hold JSON: {source}")]
+    NotJson {
+        /// The outbox row.
+        id: i64,
+        /// What the parser found.
+        source: serde_json::Error,
+    },
 }
 
 /// The record value published for each event: the stored row.
@@ -57,8 +66,8 @@ struct Envelope<'a> {
     sequence: i64,
     event_type: &'a str,
     event_version: &'a str,
-    payload: &'a serde_json::Value,
-    metadata: &'a serde_json::Value,
+    payload: &'a RawValue,
+    metadata: &'a RawValue,
     recorded_at: String,
 }
 
@@ -70,8 +79,8 @@ struct OutboxRow {
     sequence: i64,
     event_type: String,
     event_version: String,
-    payload: serde_json::Value,
-    metadata: serde_json::Value,
+    payload: Box<RawValue>,
+    metadata: Box<RawValue>,
     recorded_at: DateTime<Utc>,
 }
 
@@ -159,25 +168,35 @@ impl Relay {
     pub async fn publish_batch(&mut self) -> Result<usize, RelayError> {
         let rows: Vec<OutboxRow> = sqlx::query(
             "SELECT id, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                    payload::jsonb AS payload, metadata::jsonb AS metadata, recorded_at
+                    payload::text AS payload, metadata::text AS metadata, recorded_at
              FROM outbox ORDER BY id LIMIT $1",
         )
         .bind(BATCH_SIZE)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(|row| OutboxRow {
-            id: row.get("id"),
-            aggregate_type: row.get("aggregate_type"),
-            aggregate_id: row.get("aggregate_id"),
-            sequence: row.get("sequence"),
-            event_type: row.get("event_type"),
-            event_version: row.get("event_version"),
-            payload: row.get("payload"),
-            metadata: row.get("metadata"),
-            recorded_at: row.get("recorded_at"),
+        .map(|row| {
+            let id: i64 = row.get("id");
+            // Passed through as stored: PostgreSQL checked the JSON when it was appended. Casting
+            // it to jsonb to parse it into values, only to write it out again, took two thirds of
+            // this query's time in PostgreSQL.
+            let json = |column: &str| {
+                RawValue::from_string(row.get(column))
+                    .map_err(|source| RelayError::NotJson { id, source })
+            };
+            Ok(OutboxRow {
+                id,
+                aggregate_type: row.get("aggregate_type"),
+                aggregate_id: row.get("aggregate_id"),
+                sequence: row.get("sequence"),
+                event_type: row.get("event_type"),
+                event_version: row.get("event_version"),
+                payload: json("payload")?,
+                metadata: json("metadata")?,
+                recorded_at: row.get("recorded_at"),
+            })
         })
-        .collect();
+        .collect::<Result<_, RelayError>>()?;
         if rows.is_empty() {
             return Ok(0);
         }
