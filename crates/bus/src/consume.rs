@@ -94,8 +94,12 @@ where
     }
 }
 
-/// The most records [`consume_batches`] hands over at once.
-pub const MAX_BATCH: usize = 500;
+/// The most records [`consume_batches`] hands over at once. A consumer that keeps up gets small
+/// batches (what arrived while it worked on the last one); one that fell behind gets large ones,
+/// and a projector writes each listing's document once per batch however many of its events the
+/// batch holds, so large batches are how it catches up (docs/performance.md, "Batches that grow
+/// with the backlog").
+pub const MAX_BATCH: usize = 4_000;
 
 /// Like [`consume`], but hands over every record already waiting (up to [`MAX_BATCH`]) at once, in
 /// order, so that the handler can group and overlap its work. The batch's offsets are committed
