@@ -505,3 +505,25 @@ async fn killing_the_purchase_process_between_reservation_and_payment_loses_no_o
         "nothing reserved or shipped twice"
     );
 }
+
+#[tokio::test]
+async fn a_listing_projected_in_the_same_batch_as_its_skus_stock_shows_that_stock() {
+    let settings = isolated_settings(&stack_settings()).await;
+    // The stock and the listing are committed before any projector runs, so the projector that
+    // starts next finds both waiting and takes them in one batch.
+    let api = TestApp::spawn(&settings).await;
+    let (seller, listing) = stocked_listing(&api, 7).await;
+    let app = TestApp::start(&settings, Roles::AllButPurchases).await;
+    wait_for_searched_stock(
+        &app,
+        &seller,
+        json!({ "remainingStock": 7, "soldOut": false }),
+    )
+    .await;
+    let shown = app.graphql(LISTING_STOCK, json!({ "id": listing })).await;
+    assert_eq!(
+        shown["data"]["listing"],
+        json!({ "remainingStock": 7, "soldOut": false }),
+        "{shown}"
+    );
+}

@@ -116,9 +116,9 @@ async fn apply_each(
     Ok(outcome)
 }
 
-/// Applies `batch`, each aggregate's events in order: the listings together, the other
-/// aggregates up to [`CONCURRENT_AGGREGATES`] at once. `Retry` if any event could not be applied
-/// yet (the applied ones are duplicates the next time).
+/// Applies `batch`, each aggregate's events in order: first the inventory and order aggregates,
+/// up to [`CONCURRENT_AGGREGATES`] at once, then the listings together. `Retry` if any event
+/// could not be applied yet (the applied ones are duplicates the next time).
 async fn apply_batch(
     read_store: &ReadStore,
     listings: &ListingDocuments,
@@ -127,8 +127,20 @@ async fn apply_batch(
     let (listing_streams, other_streams): (Vec<_>, Vec<_>) = by_aggregate(batch)
         .into_iter()
         .partition(|events| events[0].aggregate_type == "Listing");
-    let listing_failures = async {
-        let streams: Vec<&[EventEnvelope]> = listing_streams.iter().map(Vec::as_slice).collect();
+    let mut others = Vec::with_capacity(other_streams.len());
+    for events in &other_streams {
+        others.push(apply_each(read_store, events));
+    }
+    // The stock first: a listing created from a SKU copies the SKU's stock when it is written,
+    // and a stock event moves only the listings already written. Applied side by side, a listing
+    // created in the same batch as its SKU's stock could copy the stock from before it and then
+    // miss the move, showing a stocked listing as sold out.
+    let other_failures: Vec<_> = stream::iter(others)
+        .buffer_unordered(CONCURRENT_AGGREGATES)
+        .collect()
+        .await;
+    let streams: Vec<&[EventEnvelope]> = listing_streams.iter().map(Vec::as_slice).collect();
+    let listing_failures: Vec<String> =
         match apply_listing_streams(read_store, &streams, listings).await {
             Ok(outcomes) => outcomes
                 .into_iter()
@@ -136,17 +148,7 @@ async fn apply_batch(
                 .map(describe)
                 .collect(),
             Err(error) => vec![describe(error)],
-        }
-    };
-    let mut others = Vec::with_capacity(other_streams.len());
-    for events in &other_streams {
-        others.push(apply_each(read_store, events));
-    }
-    let other_failures = stream::iter(others)
-        .buffer_unordered(CONCURRENT_AGGREGATES)
-        .collect::<Vec<_>>();
-    let (listing_failures, other_failures): (Vec<String>, Vec<_>) =
-        futures::join!(listing_failures, other_failures);
+        };
     let failures: Vec<String> = listing_failures
         .into_iter()
         .chain(
