@@ -53,6 +53,14 @@ async fn the_smoke_suite_runs_every_measurement_writes_json_and_charts_and_drops
     assert_eq!(results["throughput"][0]["clients"], 1);
     assert_eq!(results["throughput"][0]["failed"], 0);
     assert!(results["throughput"][0]["pgbench_tps"].as_f64().unwrap() > 0.0);
+    assert_eq!(results["command_path"][0]["clients"], 1);
+    assert_eq!(results["command_path"][0]["failed"], 0);
+    assert!(
+        results["command_path"][0]["bids_per_second"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     // The smoke suite's stream lengths (0 and 10 prior bids) share one open-loop run in turn;
     // each gets its own 10 measured bids.
     let stream_length = results["stream_length"].as_array().unwrap();

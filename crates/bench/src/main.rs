@@ -2,7 +2,8 @@
 //!
 //! It starts Gavel's roles as real processes (the release build of `gavel` next to this binary)
 //! on a database, topics and read models of their own, measures command throughput against
-//! pgbench's ceiling, latency against stream length, a hot auction, freshness at fixed loads,
+//! pgbench's ceiling (and again with the API alone, to show what the pipeline beside the commands
+//! costs them), latency against stream length, a hot auction, freshness at fixed loads,
 //! rebuild speed, search and each role's peak memory, then writes the results as JSON, SVG charts
 //! and `docs/benchmarks.md`. `docs/benchmarks.md` says how to run it.
 
@@ -111,6 +112,8 @@ pub struct Results {
     /// The machine it ran on.
     machine: report::Machine,
     throughput: Vec<throughput::Level>,
+    /// The same bids with only the API running, level by level.
+    command_path: Vec<throughput::CommandPathLevel>,
     /// How fast the projector applied the backlog the throughput runs left.
     projector_catch_up: report::CatchUp,
     /// Where the processor time went while the projector caught up.
@@ -170,6 +173,11 @@ async fn main() -> anyhow::Result<()> {
     let freshness = freshness?;
     let peak_rss_mib = deployment.peak_rss_mib();
     deployment.remove().await?;
+    step("command throughput with the API alone");
+    let api_alone = Deployment::start(&binary, &base, &["api"]).await?;
+    let command_path =
+        throughput::run_command_path(&api_alone, &throughput, plan.auctions, plan.run).await?;
+    api_alone.remove().await?;
     step("rebuild");
     let rebuild = rebuild::run(&binary, &base, &plan.rebuild_sizes).await?;
     step("search");
@@ -180,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
         started_at,
         machine: report::Machine::here(),
         throughput,
+        command_path,
         projector_catch_up,
         projector_catch_up_cpu,
         stream_length,

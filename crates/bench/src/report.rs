@@ -195,6 +195,23 @@ pub fn summary_tables(results: &Results) -> String {
             c.events, c.seconds, c.events_per_second
         );
     }
+    out.push_str("\n### The command path alone (the same bids with only `gavel api` running)\n\n");
+    out.push_str("Measured on a deployment of its own once the one above was removed: the API commits the same bids, and nothing relays, projects or reads them. The gap between this table and the one above is what the pipeline beside the commands costs them on the shared cores.\n\n");
+    out.push_str("| clients | bids/s | p50 ms | p99 ms | fraction of pgbench | × the whole stack | rejected | failed |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for l in &results.command_path {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            l.clients,
+            l.bids_per_second,
+            l.latency.p50_ms,
+            l.latency.p99_ms,
+            l.fraction_of_pgbench,
+            l.vs_whole_stack,
+            l.rejected,
+            l.failed
+        );
+    }
     out.push_str("\n### Latency against stream length (open loop, 50 bids/s in all, the auctions in turn)\n\n");
     out.push_str("| prior bids | p50 ms | p95 ms | p99 ms | p99 vs fresh | refused |\n|---:|---:|---:|---:|---:|---:|\n");
     for p in &results.stream_length {

@@ -42,34 +42,111 @@ struct Owned {
     turn: usize,
 }
 
-/// Measures each of `levels` for `duration`, over `auctions` auctions.
+/// Measures each of `levels` for `duration`, over `auctions` auctions, each followed by pgbench
+/// at the same concurrency.
 pub async fn run(
     deployment: &Deployment,
     levels: &[usize],
     auctions: usize,
     duration: Duration,
 ) -> anyhow::Result<Vec<Level>> {
-    let client = deployment.client();
-    let seller = client.token(&[Role::VerifiedSeller]);
-    let listings = create_auctions(&client, &seller, auctions).await?;
-    // Bids continue where the previous level left each auction.
-    let auctions_state: Vec<Arc<Mutex<Owned>>> = listings
-        .into_iter()
-        .map(|listing| {
-            Arc::new(Mutex::new(Owned {
-                listing,
-                last_max: 0,
-                turn: 0,
-            }))
-        })
-        .collect();
+    let mut bidding = Bidding::new(deployment, auctions).await?;
     let mut results = vec![];
     for &clients in levels {
+        let bids = bidding.level(clients, duration).await;
+        let pgbench_tps = pgbench(deployment, clients, duration)?;
+        results.push(level(bids, pgbench_tps));
+    }
+    Ok(results)
+}
+
+/// One concurrency level of the command path alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandPathLevel {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Accepted bids per second.
+    pub bids_per_second: f64,
+    /// Bids refused for a business reason (expected: none).
+    pub rejected: u64,
+    /// Failures surfaced to clients (expected: none).
+    pub failed: u64,
+    /// Latency of each bid.
+    pub latency: Summary,
+    /// Bids per second as a fraction of pgbench's at the same concurrency in the main runs.
+    pub fraction_of_pgbench: f64,
+    /// Bids per second as a multiple of the whole stack's at the same concurrency.
+    pub vs_whole_stack: f64,
+}
+
+/// The same bids as [`run`] against `deployment`, which runs the API alone (no relay, projector
+/// or other role beside it), level by level against the whole stack's `levels`: how much of the
+/// gap to pgbench is the command path and how much the pipeline sharing its cores.
+pub async fn run_command_path(
+    deployment: &Deployment,
+    levels: &[Level],
+    auctions: usize,
+    duration: Duration,
+) -> anyhow::Result<Vec<CommandPathLevel>> {
+    let mut bidding = Bidding::new(deployment, auctions).await?;
+    let mut results = vec![];
+    for whole_stack in levels {
+        let bids = bidding.level(whole_stack.clients, duration).await;
+        results.push(CommandPathLevel {
+            clients: bids.clients,
+            bids_per_second: bids.per_second,
+            rejected: bids.rejected,
+            failed: bids.failed,
+            latency: bids.latencies.summary(),
+            fraction_of_pgbench: bids.per_second / whole_stack.pgbench_tps.max(f64::EPSILON),
+            vs_whole_stack: bids.per_second / whole_stack.bids_per_second.max(f64::EPSILON),
+        });
+    }
+    Ok(results)
+}
+
+/// What one closed-loop level of bidding measured.
+struct Bids {
+    clients: usize,
+    per_second: f64,
+    rejected: u64,
+    failed: u64,
+    latencies: Latencies,
+}
+
+/// Auctions to bid on, each with the bidders' progress on it.
+struct Bidding {
+    client: Client,
+    auctions: Vec<Arc<Mutex<Owned>>>,
+}
+
+impl Bidding {
+    /// Creates `auctions` auctions on `deployment`.
+    async fn new(deployment: &Deployment, auctions: usize) -> anyhow::Result<Self> {
+        let client = deployment.client();
+        let seller = client.token(&[Role::VerifiedSeller]);
+        let listings = create_auctions(&client, &seller, auctions).await?;
+        let auctions = listings
+            .into_iter()
+            .map(|listing| {
+                Arc::new(Mutex::new(Owned {
+                    listing,
+                    last_max: 0,
+                    turn: 0,
+                }))
+            })
+            .collect();
+        Ok(Self { client, auctions })
+    }
+
+    /// Bids with `clients` clients for `duration`, continuing where the previous level left each
+    /// auction.
+    async fn level(&mut self, clients: usize, duration: Duration) -> Bids {
         // Each client owns a disjoint share of the auctions, so bids never race each other and
         // every one is valid: throughput, not contention, is measured here.
         let owned: Vec<Vec<Arc<Mutex<Owned>>>> = (0..clients)
             .map(|c| {
-                auctions_state
+                self.auctions
                     .iter()
                     .skip(c)
                     .step_by(clients)
@@ -79,12 +156,17 @@ pub async fn run(
             .collect();
         let bidders: Arc<Vec<[String; 2]>> = Arc::new(
             (0..clients)
-                .map(|_| [client.token(&[Role::Buyer]), client.token(&[Role::Buyer])])
+                .map(|_| {
+                    [
+                        self.client.token(&[Role::Buyer]),
+                        self.client.token(&[Role::Buyer]),
+                    ]
+                })
                 .collect(),
         );
         let counts = Arc::new(Mutex::new((0_u64, 0_u64, 0_u64)));
         let (latencies, elapsed) = {
-            let client = client.clone();
+            let client = self.client.clone();
             let counts = counts.clone();
             closed_loop(clients, duration, move |c, n| {
                 let client = client.clone();
@@ -115,37 +197,26 @@ pub async fn run(
             .await
         };
         let (accepted, rejected, failed) = *counts.lock().await;
-        let pgbench_tps = pgbench(deployment, clients, duration)?;
-        let bids_per_second = accepted as f64 / elapsed.as_secs_f64();
-        results.push(level(
+        Bids {
             clients,
-            bids_per_second,
+            per_second: accepted as f64 / elapsed.as_secs_f64(),
             rejected,
             failed,
-            &latencies,
-            pgbench_tps,
-        ));
+            latencies,
+        }
     }
-    Ok(results)
 }
 
-fn level(
-    clients: usize,
-    bids_per_second: f64,
-    rejected: u64,
-    failed: u64,
-    latencies: &Latencies,
-    pgbench_tps: f64,
-) -> Level {
+fn level(bids: Bids, pgbench_tps: f64) -> Level {
     Level {
-        clients,
-        bids_per_second,
-        rejected,
-        failed,
-        latency: latencies.summary(),
-        curve: latencies.curve(),
+        clients: bids.clients,
+        bids_per_second: bids.per_second,
+        rejected: bids.rejected,
+        failed: bids.failed,
+        latency: bids.latencies.summary(),
+        curve: bids.latencies.curve(),
         pgbench_tps,
-        fraction_of_pgbench: bids_per_second / pgbench_tps.max(f64::EPSILON),
+        fraction_of_pgbench: bids.per_second / pgbench_tps.max(f64::EPSILON),
     }
 }
 
