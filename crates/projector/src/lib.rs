@@ -60,9 +60,10 @@ const CONCURRENT_AGGREGATES: usize = 16;
 const REMEMBERED_LISTINGS: u64 = 20_000;
 
 /// Runs the projector until `shutdown` completes. Each batch of waiting events is grouped by
-/// aggregate: one aggregate's events are applied in order, different aggregates at once, and the
-/// listings of a batch share their history inserts. Once a batch is applied, the aggregates it
-/// moved are announced on `event_store`'s database, for queries waiting to read their own writes.
+/// aggregate: one aggregate's events are applied in order, different aggregates at once (the
+/// inventory and order aggregates before the listings), and the listings of a batch share their
+/// history inserts. Once a batch is applied, the aggregates it moved are announced on
+/// `event_store`'s database, for queries waiting to read their own writes.
 pub async fn run(
     brokers: &str,
     topic_prefix: &str,
