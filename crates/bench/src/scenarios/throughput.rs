@@ -50,7 +50,7 @@ pub async fn run(
     auctions: usize,
     duration: Duration,
 ) -> anyhow::Result<Vec<Level>> {
-    let mut bidding = Bidding::new(deployment, auctions).await?;
+    let bidding = Bidding::new(deployment, auctions).await?;
     let mut results = vec![];
     for &clients in levels {
         let bids = bidding.level(clients, duration).await;
@@ -88,7 +88,7 @@ pub async fn run_command_path(
     auctions: usize,
     duration: Duration,
 ) -> anyhow::Result<Vec<CommandPathLevel>> {
-    let mut bidding = Bidding::new(deployment, auctions).await?;
+    let bidding = Bidding::new(deployment, auctions).await?;
     let mut results = vec![];
     for whole_stack in levels {
         let bids = bidding.level(whole_stack.clients, duration).await;
@@ -98,8 +98,8 @@ pub async fn run_command_path(
             rejected: bids.rejected,
             failed: bids.failed,
             latency: bids.latencies.summary(),
-            fraction_of_pgbench: bids.per_second / whole_stack.pgbench_tps.max(f64::EPSILON),
-            vs_whole_stack: bids.per_second / whole_stack.bids_per_second.max(f64::EPSILON),
+            fraction_of_pgbench: ratio(bids.per_second, whole_stack.pgbench_tps),
+            vs_whole_stack: ratio(bids.per_second, whole_stack.bids_per_second),
         });
     }
     Ok(results)
@@ -141,7 +141,7 @@ impl Bidding {
 
     /// Bids with `clients` clients for `duration`, continuing where the previous level left each
     /// auction.
-    async fn level(&mut self, clients: usize, duration: Duration) -> Bids {
+    async fn level(&self, clients: usize, duration: Duration) -> Bids {
         // Each client owns a disjoint share of the auctions, so bids never race each other and
         // every one is valid: throughput, not contention, is measured here.
         let owned: Vec<Vec<Arc<Mutex<Owned>>>> = (0..clients)
@@ -207,6 +207,11 @@ impl Bidding {
     }
 }
 
+/// `part` as a multiple of `whole`, without dividing by zero when `whole` measured nothing.
+fn ratio(part: f64, whole: f64) -> f64 {
+    part / whole.max(f64::EPSILON)
+}
+
 fn level(bids: Bids, pgbench_tps: f64) -> Level {
     Level {
         clients: bids.clients,
@@ -216,7 +221,7 @@ fn level(bids: Bids, pgbench_tps: f64) -> Level {
         latency: bids.latencies.summary(),
         curve: bids.latencies.curve(),
         pgbench_tps,
-        fraction_of_pgbench: bids.per_second / pgbench_tps.max(f64::EPSILON),
+        fraction_of_pgbench: ratio(bids.per_second, pgbench_tps),
     }
 }
 
