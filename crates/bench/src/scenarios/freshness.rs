@@ -36,7 +36,14 @@ pub struct Load {
 /// Every this many commands, one is followed by a read to measure its freshness.
 const SAMPLE_EVERY: u64 = 4;
 
+/// How long the projector may take to apply what came before a load.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(900);
+
 /// Offers each of `rates` for `duration`, over `auctions` auctions.
+///
+/// Each load starts once the projector has applied everything before it (the auctions'
+/// creation, the previous load's bids): otherwise a load's first samples would wait behind that
+/// backlog and measure it instead of the load.
 pub async fn run(
     deployment: &Deployment,
     rates: &[f64],
@@ -52,6 +59,7 @@ pub async fn run(
         Arc::new(listings.iter().map(|_| Mutex::new((0, 0))).collect());
     let mut loads = vec![];
     for &rate in rates {
+        deployment.drain(DRAIN_TIMEOUT).await?;
         let freshness = Arc::new(Mutex::new((Latencies::default(), 0_u64, Vec::new(), 0_u64)));
         let reads = Arc::new(Mutex::new(Vec::new()));
         let count = (rate * duration.as_secs_f64()) as u64;
