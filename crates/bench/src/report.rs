@@ -246,6 +246,11 @@ pub fn summary_tables(results: &Results) -> String {
         }
     );
     out.push_str("\n### Freshness (open loop; response → visible in a query)\n\n");
+    out.push_str(
+        "Every fourth accepted bid is followed by `listing(id:, minVersion:)`, which waits up to \
+         2 s for the read model; a sample not visible by then counts as stale. Each load starts \
+         once the projector has applied everything before it.\n\n",
+    );
     out.push_str("| offered/s | commands | not accepted | command p50 ms | command p99 ms | fresh p50 ms | fresh p99 ms | stale |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for l in &results.freshness {
         // With no sampled change visible there is no freshness to show, and 0.00 would read as
