@@ -417,36 +417,37 @@ pub fn bench_binary() -> std::path::PathBuf {
     workspace_binaries().join("gavel-bench")
 }
 
-/// Builds every binary of the workspace once and returns the folder that holds them.
+/// The folder holding the workspace's binaries, built on first use.
+fn workspace_binaries() -> std::path::PathBuf {
+    static PROFILE_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PROFILE_DIR.get_or_init(build_workspace_binaries).clone()
+}
+
+/// Builds every binary of the workspace and returns the folder that holds them.
 ///
 /// The build selects the whole workspace, as `make test` does, and runs without the `CARGO_*`
 /// variables `cargo test` gives a test process, so it shares its artifacts with the normal build
 /// instead of resolving features its own way and rebuilding dependencies.
-fn workspace_binaries() -> std::path::PathBuf {
-    static PROFILE_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    PROFILE_DIR
-        .get_or_init(|| {
-            let test_exe = std::env::current_exe().expect("test executable path");
-            let profile_dir = test_exe
-                .parent()
-                .and_then(|deps| deps.parent())
-                .expect("target/<profile>/deps/<test>")
-                .to_path_buf();
-            let mut build = std::process::Command::new(env!("CARGO"));
-            build
-                .args(["build", "--quiet", "--workspace", "--bins"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            for (key, _) in std::env::vars_os() {
-                let key = key.to_string_lossy();
-                if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
-                    build.env_remove(key.as_ref());
-                }
-            }
-            let status = build
-                .status()
-                .unwrap_or_else(|e| panic!("running cargo build --workspace --bins: {e}"));
-            assert!(status.success(), "cargo build --workspace --bins failed");
-            profile_dir
-        })
-        .clone()
+fn build_workspace_binaries() -> std::path::PathBuf {
+    let test_exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf();
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .args(["build", "--quiet", "--workspace", "--bins"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+            build.env_remove(key.as_ref());
+        }
+    }
+    let status = build
+        .status()
+        .unwrap_or_else(|e| panic!("running cargo build --workspace --bins: {e}"));
+    assert!(status.success(), "cargo build --workspace --bins failed");
+    profile_dir
 }
